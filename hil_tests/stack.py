@@ -1,0 +1,89 @@
+"""Test-side handles on the parts of a running system: gateway process, alert listener, registry.
+
+The same helpers serve every HIL scenario whether lamps are emulated or real boards.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from emulator.scenario import LampIdentity
+from gateway import db
+from gateway.registry import Lamp, Registry
+from telemetry import topics
+
+
+def register(db_path: Path, lamps: list[LampIdentity], site: str = "bangui") -> None:
+    conn = db.connect(db_path)
+    registry = Registry(conn)
+    for ident in lamps:
+        registry.add(Lamp(ident.lamp_id, ident.devaddr, ident.key, kind=ident.profile, site=site))
+    conn.close()
+
+
+class GatewayProcess:
+    """`lampfleet gateway` as a separate process, as it runs in production."""
+
+    def __init__(self, workdir: Path, broker_url: str, db_path: Path, clock: str = "device"):
+        self.workdir = Path(workdir)
+        self.db_path = db_path
+        self.config = self.workdir / "gateway.toml"
+        self.config.write_text(
+            f'[gateway]\nbroker_url = "{broker_url}"\ndatabase = "{db_path}"\nclock = "{clock}"\n')
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "GatewayProcess":
+        self.log = open(self.workdir / "gateway.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "lampfleet", "gateway", "--config", str(self.config)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_for_counters(self, expected: dict[str, int], timeout_s: float = 60.0) -> None:
+        """Wait until the gateway has stored each lamp's frames up to the given frame counter."""
+        deadline = time.monotonic() + timeout_s
+        last: dict = {}
+        while time.monotonic() < deadline:
+            with sqlite3.connect(self.db_path) as conn:
+                last = dict(conn.execute("SELECT lamp_id, last_fcnt FROM lamps").fetchall())
+            if all(last.get(k) is not None and last[k] >= v for k, v in expected.items()):
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"gateway stored counters {last}, expected {expected}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class AlertListener:
+    """Collects every alert the gateway publishes on MQTT."""
+
+    def __init__(self, broker_url: str, prefix: str = topics.PREFIX):
+        host, _, port = broker_url.removeprefix("mqtt://").partition(":")
+        self.alerts: list[dict] = []
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hil-alert-listener")
+        self.client.on_connect = lambda c, *_: c.subscribe(topics.alert("+", prefix), qos=1)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.on_message = lambda c, u, msg: self.alerts.append(json.loads(msg.payload))
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise TimeoutError("alert listener could not subscribe")
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

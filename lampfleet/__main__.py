@@ -1,0 +1,3 @@
+from lampfleet.cli import main
+
+main()

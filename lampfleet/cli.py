@@ -1,0 +1,48 @@
+"""`lampfleet` command: a table of subcommands, each defined in the module of the component that owns it.
+
+Subcommand modules are imported only when their command runs, so `lampfleet airtime` does not pay for
+importing the gateway, and a broken optional dependency of one component cannot break the others.
+Each module named here exposes a click command called `command`.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# name -> (module, one-line help). Keep sorted by user: technicians, crews, engineers.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("lampfleet.demo", "Broker, gateway and emulated lamps with one fault: watch the alert arrive."),
+    "emulate": ("emulator.cli", "Run emulated lamps on simulated sun, battery, LED and radio."),
+    "gateway": ("gateway.cli", "Run the gateway service: ingest, store, detect, alert."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="lampfleet")
+def cli() -> None:
+    """lampfleet: solar street lamps and safety-kit lanterns, from firmware to crew alerts."""
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)

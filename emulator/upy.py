@@ -25,6 +25,7 @@ from emulator.world import LampWorld
 REPO = Path(__file__).resolve().parent.parent
 FRAME_SINK = Callable[[str, bytes, float], None]  # (lamp_id, frame, device time s)
 MAX_RESTARTS = 20
+OFF_POLL_S = 300.0  # how often an unpowered lamp's world is advanced to see if power came back
 
 
 def find_micropython() -> str:
@@ -46,10 +47,11 @@ class _Lamp:
         self.buf = b""
         self.t_s = 0.0
         self.wake_s = 0.0
-        self.state = "starting"  # starting -> running <-> waiting; dead
+        self.state = "starting"  # starting -> running <-> waiting; off (unpowered); dead
         self.restarts = 0
         self.reset_cause = "power_on"
         self.frames = 0
+        self.power_cycles = 0
 
 
 class UpyEmulator:
@@ -102,10 +104,30 @@ class UpyEmulator:
             lamp.world.advance(lamp.t_s, dt, request.get("led_pct", 0))
             lamp.wake_s = lamp.t_s + dt
             lamp.state = "waiting"
+            if not lamp.world.physics.powered:
+                self._power_off(lamp)
         elif op == "set_time":
             self._reply(lamp, {"t_ms": int(lamp.t_s * 1000)})
         else:
             raise RuntimeError(f"{lamp.ident.lamp_id}: unknown bus request {request!r}")
+
+    def _power_off(self, lamp: _Lamp) -> None:
+        """The controller lost its supply (battery protection, power cut, brown-out): the interpreter
+        stops as the ESP32 would, and the world goes on without it until power returns."""
+        if lamp.proc and lamp.proc.poll() is None:
+            lamp.proc.kill()
+            lamp.proc.wait()
+        lamp.state = "off"
+        lamp.reset_cause = "brown_out" if "brown_out" in lamp.world.physics.faults else "power_on"
+
+    def _poll_unpowered(self, lamp: _Lamp, t_s: float) -> None:
+        lamp.world.advance(lamp.t_s, t_s - lamp.t_s, 0)
+        lamp.t_s = t_s
+        if lamp.world.physics.powered:
+            lamp.power_cycles += 1
+            self._spawn(lamp)
+        else:
+            lamp.wake_s = t_s + OFF_POLL_S
 
     def _hello(self, lamp: _Lamp) -> None:
         lamp.t_s = self.now_s
@@ -136,7 +158,7 @@ class UpyEmulator:
                 live = [lp for lp in lamps if lp.state != "dead"]
                 if not live:
                     break
-                if all(lp.state == "waiting" for lp in live):
+                if all(lp.state in ("waiting", "off") for lp in live):
                     t_next = min(lp.wake_s for lp in live)
                     if t_next >= sc.end_s:
                         self.now_s = sc.end_s
@@ -145,11 +167,14 @@ class UpyEmulator:
                     if self.progress:
                         self.progress((t_next - sc.start_s) / (sc.end_s - sc.start_s))
                     for lp in live:
-                        if lp.wake_s == t_next:
+                        if lp.state == "off" and lp.wake_s == t_next:
+                            self._poll_unpowered(lp, t_next)
+                        elif lp.wake_s == t_next:
                             lp.t_s = t_next
                             lp.state = "running"
                             self._reply(lp, {"t_ms": int(t_next * 1000), "readings": lp.world.readings(t_next)})
-                for key, _ in sel.select(timeout=0.5):
+                busy = any(lp.state in ("starting", "running") for lp in live)
+                for key, _ in sel.select(timeout=0.5 if busy else 0):
                     if key.fileobj is listener:
                         conn, _ = listener.accept()
                         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -194,14 +219,14 @@ class UpyEmulator:
         return {
             "mode": "upy", "lamp_days": round(len(lamps) * sc.days, 3), "wall_s": round(wall, 3),
             "cpu_s": round(cpu, 3),
-            "lamps": [dict(lp.world.metrics(), id=lp.ident.lamp_id, frames=lp.frames, restarts=lp.restarts)
-                      for lp in lamps],
+            "lamps": [dict(lp.world.metrics(), id=lp.ident.lamp_id, frames=lp.frames, restarts=lp.restarts,
+                           power_cycles=lp.power_cycles) for lp in lamps],
         }
 
     def _reap(self, lamps: list[_Lamp], sel: selectors.BaseSelector) -> None:
         """Restart lamps whose interpreter exited, as the watchdog would reset a real controller."""
         for lamp in lamps:
-            if lamp.state == "dead" or lamp.proc is None or lamp.proc.poll() is None:
+            if lamp.state in ("dead", "off") or lamp.proc is None or lamp.proc.poll() is None:
                 continue
             if lamp.conn is not None:
                 try:

@@ -5,55 +5,78 @@ seed and scenario give the same world whichever interpreter runs the firmware.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from emulator import faults as fault_specs
-from emulator.physics import lamp as physics_lamp
-from emulator.physics import sun, weather as weather_mod
+from emulator.physics import sun
+from emulator.physics.lamp import PRESETS, LampPhysics
+from emulator.physics.site import Site, get_site
+from emulator.physics.trace import TraceWeather
+from emulator.physics.weather import SyntheticWeather
 from emulator.scenario import LampIdentity, Scenario
 
-MAX_STEP_S = 900.0  # physics is accurate for steps up to 15 minutes
+NIGHT_ELEVATION_DEG = -0.833  # the sun's upper limb below the horizon
+SENSOR_KEYS = ("vbat_mv", "ibat_ma", "pv_mv", "led_ma", "temp_c", "lux")
 
 
 def make_weather(scenario: Scenario):
+    """The scenario's weather: its trace file, or the site's seeded synthetic weather (shared by all lamps
+    of a site, as clouds are)."""
+    site = get_site(scenario.site)
     if scenario.weather_file is not None:
-        return weather_mod.TraceWeather(scenario.weather_file)
-    return weather_mod.SyntheticWeather(physics_lamp.SITES[scenario.site], seed=scenario.seed)
+        return TraceWeather(scenario.weather_file, default_utc_offset_h=site.utc_offset_h)
+    return SyntheticWeather(site, seed=scenario.seed)
+
+
+def is_night(site: Site, t_s: float) -> bool:
+    return sun.solar_position(t_s, site.lat, site.lon).elevation_deg < NIGHT_ELEVATION_DEG
+
+
+def next_sun_event(site: Site, t_s: float, which: str) -> float:
+    """Unix time of the first sunrise or sunset after t_s."""
+    day = datetime.fromtimestamp(t_s + site.utc_offset_s, timezone.utc).date() - timedelta(days=1)
+    for _ in range(4):
+        rise, set_ = sun.sunrise_sunset(day, site.lat, site.lon)
+        t = rise if which == "sunrise" else set_
+        if t > t_s:
+            return t
+        day += timedelta(days=1)
+    raise ValueError(f"no {which} after {t_s}")
 
 
 class LampWorld:
     def __init__(self, scenario: Scenario, ident: LampIdentity, index: int, weather=None):
         self.scenario = scenario
         self.ident = ident
-        self.site = physics_lamp.SITES[scenario.site]
-        spec = physics_lamp.LampSpec.preset(ident.profile)
-        self.physics = physics_lamp.LampPhysics(spec, self.site, weather or make_weather(scenario),
-                                                seed=scenario.seed * 1_000_003 + index)
+        self.site = get_site(scenario.site)
+        spec = PRESETS["kit" if ident.profile == "kit" else "street"]
+        self.physics = LampPhysics(spec, self.site, weather or make_weather(scenario),
+                                   seed=scenario.seed * 1_000_003 + index)
         self._pending = fault_specs.for_lamp(scenario.faults, ident.lamp_id, index, scenario.seed)
         self.dark_minutes = 0.0
-        self.lit_night_minutes = 0.0
 
     def _apply_due_faults(self, t_s: float) -> None:
         start = self.scenario.start_s
         while self._pending and start + self._pending[0].at_s <= t_s:
             ev = self._pending.pop(0)
-            params = {} if ev.value is None else {"value": ev.value}
-            self.physics.set_fault(ev.fault, **params)
+            self.physics.set_fault(ev.fault, ev.value)
 
     def readings(self, t_s: float) -> dict:
         self._apply_due_faults(t_s)
         r = self.physics.read(t_s)
-        return {k: int(r[k]) for k in ("vbat_mv", "ibat_ma", "pv_mv", "led_ma", "temp_c")}
+        return {k: r[k] for k in SENSOR_KEYS}
 
     def advance(self, t_s: float, dt_s: float, led_pct: float) -> None:
+        """Integrate [t_s, t_s + dt_s] with the LED commanded at led_pct; faults apply at their time."""
         end = t_s + dt_s
         while t_s < end:
             self._apply_due_faults(t_s)
-            step = min(MAX_STEP_S, end - t_s)
+            nxt = self.scenario.start_s + self._pending[0].at_s if self._pending else end
+            step = min(end, nxt if nxt > t_s else end) - t_s
+            lit_before = self.physics.lumen_hours
             self.physics.advance(t_s, step, led_pct, load_on=led_pct > 0)
-            if sun.elevation_deg(self.site, t_s + step / 2) < -0.833:
-                if led_pct > 0:
-                    self.lit_night_minutes += step / 60
-                else:
-                    self.dark_minutes += step / 60
+            if self.physics.lumen_hours == lit_before and is_night(self.site, t_s + step / 2):
+                self.dark_minutes += step / 60
             t_s += step
 
     def metrics(self) -> dict:

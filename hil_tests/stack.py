@@ -39,11 +39,22 @@ class GatewayProcess:
             f'[gateway]\nbroker_url = "{broker_url}"\ndatabase = "{db_path}"\nclock = "{clock}"\n')
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "GatewayProcess":
-        self.log = open(self.workdir / "gateway.log", "ab")
+    def start(self, timeout_s: float = 20.0) -> "GatewayProcess":
+        """Start the gateway and wait until it has subscribed, so that no early frame is missed."""
+        log_path = self.workdir / "gateway.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        self.log = open(log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "lampfleet", "gateway", "--config", str(self.config)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        return self
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if b"subscribed" in log_path.read_bytes()[offset:]:
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gateway did not subscribe: see {log_path}")
 
     def wait_for_counters(self, expected: dict[str, int], timeout_s: float = 60.0) -> None:
         """Wait until the gateway has stored each lamp's frames up to the given frame counter."""

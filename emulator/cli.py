@@ -1,0 +1,98 @@
+"""`lampfleet emulate`: run emulated lamps on simulated sun, weather, battery, LED and radio."""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from emulator.faults import FaultSpecError, parse
+from emulator.scenario import Scenario, make_fleet
+
+
+def _controller_settings(controller: str) -> dict:
+    if controller == "adaptive":
+        return {}
+    if controller.startswith("fixed:"):
+        try:
+            pct = int(controller.split(":", 1)[1])
+        except ValueError:
+            pct = -1
+        if 0 <= pct <= 100:
+            return {"controller": f"fixed:{pct}"}
+    raise click.BadParameter("use 'adaptive' or 'fixed:PCT' with PCT in 0-100", param_hint="--controller")
+
+
+@click.command("emulate")
+@click.option("--lamps", "n_lamps", default=1, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--days", default=1.0, show_default=True, type=click.FloatRange(min=0.01))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--site", default="bangui", show_default=True)
+@click.option("--weather", "weather_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Weather trace CSV (timestamp,ghi_w_m2,temp_c).")
+@click.option("--controller", default="adaptive", show_default=True, help="adaptive | fixed:PCT")
+@click.option("--faults", "fault_spec", default="", help="e.g. '2:led_open@30h,3:soiling=0.5@1d' (docs/emulator.md)")
+@click.option("--mode", type=click.Choice(["upy"]), default="upy", show_default=True,
+              help="upy: the firmware on the MicroPython unix port, one process per lamp.")
+@click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep lamp files here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def command(n_lamps, days, seed, site, weather_file, controller, fault_spec, mode, broker, workdir, as_json):
+    """Emulate lamps running the real firmware and print lighting and energy results."""
+    from emulator.physics.site import SITES
+
+    if site not in SITES:
+        raise click.BadParameter(f"unknown site {site!r}; known: {', '.join(sorted(SITES))}", param_hint="--site")
+    scenario = Scenario(make_fleet(n_lamps, seed), days=days, seed=seed, site=site, weather_file=weather_file,
+                        settings=_controller_settings(controller), controller=controller)
+    try:
+        scenario.faults = parse(fault_spec, scenario.start_s)
+        if weather_file is not None:
+            from emulator.world import make_weather
+
+            make_weather(scenario)  # fail early, with the file's line number, before starting lamps
+    except (FaultSpecError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    sink = None
+    if broker:
+        from emulator.mqtt_sink import MqttSink
+
+        try:
+            sink = MqttSink(broker)
+        except (OSError, ValueError) as e:
+            raise click.ClickException(f"cannot connect to broker {broker}: {e}") from None
+    with tempfile.TemporaryDirectory(prefix="lampfleet-emulate-") as tmp:
+        result = _run(scenario, Path(workdir or tmp), sink, quiet=as_json)
+    if sink:
+        sink.close()
+    result["seed"], result["site"], result["controller"] = seed, site, controller
+    if as_json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_table(result)
+
+
+def _run(scenario: Scenario, workdir: Path, sink, quiet: bool) -> dict:
+    from rich.progress import Progress
+
+    from emulator.upy import UpyEmulator
+
+    with Progress(transient=True, disable=quiet or not sys.stderr.isatty()) as progress:
+        task = progress.add_task("simulating", total=1.0)
+        return UpyEmulator(scenario, workdir, sink, progress=lambda f: progress.update(task, completed=f)).run()
+
+
+def _print_table(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result['lamp_days']:g} lamp-days, {result['wall_s']:.1f} s wall")
+    cols = ("id", "frames", "dark_minutes", "lumen_hours", "min_soc_pct", "energy_in_wh", "energy_out_wh")
+    for col in cols:
+        table.add_column(col)
+    for lamp in result["lamps"]:
+        table.add_row(*(str(lamp.get(c, "")) for c in cols))
+    Console().print(table)

@@ -34,8 +34,9 @@ def _controller_settings(controller: str) -> dict:
               help="Weather trace CSV (timestamp,ghi_w_m2,temp_c).")
 @click.option("--controller", default="adaptive", show_default=True, help="adaptive | fixed:PCT")
 @click.option("--faults", "fault_spec", default="", help="e.g. '2:led_open@30h,3:soiling=0.5@1d' (docs/emulator.md)")
-@click.option("--mode", type=click.Choice(["upy"]), default="upy", show_default=True,
-              help="upy: the firmware on the MicroPython unix port, one process per lamp.")
+@click.option("--mode", type=click.Choice(["upy", "fleet"]), default="upy", show_default=True,
+              help="upy: the firmware on the MicroPython unix port, one process per lamp; "
+                   "fleet: the same firmware source for every lamp in this CPython process.")
 @click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep lamp files here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -64,7 +65,7 @@ def command(n_lamps, days, seed, site, weather_file, controller, fault_spec, mod
         except (OSError, ValueError) as e:
             raise click.ClickException(f"cannot connect to broker {broker}: {e}") from None
     with tempfile.TemporaryDirectory(prefix="lampfleet-emulate-") as tmp:
-        result = _run(scenario, Path(workdir or tmp), sink, quiet=as_json)
+        result = _run(scenario, mode, Path(workdir or tmp), sink, quiet=as_json)
     if sink:
         sink.close()
     result["seed"], result["site"], result["controller"] = seed, site, controller
@@ -75,14 +76,17 @@ def command(n_lamps, days, seed, site, weather_file, controller, fault_spec, mod
         _print_table(result)
 
 
-def _run(scenario: Scenario, workdir: Path, sink, quiet: bool) -> dict:
+def _run(scenario: Scenario, mode: str, workdir: Path, sink, quiet: bool) -> dict:
     from rich.progress import Progress
 
-    from emulator.upy import UpyEmulator
+    if mode == "fleet":
+        from emulator.fleet import FleetEmulator as Runner
+    else:
+        from emulator.upy import UpyEmulator as Runner
 
     with Progress(transient=True, disable=quiet or not sys.stderr.isatty()) as progress:
-        task = progress.add_task("simulating", total=1.0)
-        return UpyEmulator(scenario, workdir, sink, progress=lambda f: progress.update(task, completed=f)).run()
+        task = progress.add_task(f"simulating ({mode})", total=1.0)
+        return Runner(scenario, workdir, sink, progress=lambda f: progress.update(task, completed=f)).run()
 
 
 def _print_table(result: dict) -> None:

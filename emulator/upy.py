@@ -118,13 +118,14 @@ class UpyEmulator:
             lamp.proc.kill()
             lamp.proc.wait()
         lamp.state = "off"
-        lamp.reset_cause = "brown_out" if "brown_out" in lamp.world.physics.faults else "power_on"
+        lamp.t_s = lamp.wake_s
 
     def _poll_unpowered(self, lamp: _Lamp, t_s: float) -> None:
         lamp.world.advance(lamp.t_s, t_s - lamp.t_s, 0)
         lamp.t_s = t_s
         if lamp.world.physics.powered:
             lamp.power_cycles += 1
+            lamp.reset_cause = "brown_out" if "brown_out" in lamp.world.physics.faults else "power_on"
             self._spawn(lamp)
         else:
             lamp.wake_s = t_s + OFF_POLL_S

@@ -32,6 +32,23 @@ def is_night(site: Site, t_s: float) -> bool:
     return sun.solar_position(t_s, site.lat, site.lon).elevation_deg < NIGHT_ELEVATION_DEG
 
 
+class NightClock:
+    """is_night() for one site, from each local day's sunrise and sunset computed once (hot path)."""
+
+    def __init__(self, site: Site):
+        self.site = site
+        self._day = None
+        self._rise = self._set = 0.0
+
+    def __call__(self, t_s: float) -> bool:
+        day = int((t_s + self.site.utc_offset_s) // 86400)
+        if day != self._day:
+            self._day = day
+            date = datetime.fromtimestamp(day * 86400, timezone.utc).date()
+            self._rise, self._set = sun.sunrise_sunset(date, self.site.lat, self.site.lon)
+        return t_s < self._rise or t_s >= self._set
+
+
 def next_sun_event(site: Site, t_s: float, which: str) -> float:
     """Unix time of the first sunrise or sunset after t_s."""
     day = datetime.fromtimestamp(t_s + site.utc_offset_s, timezone.utc).date() - timedelta(days=1)
@@ -54,6 +71,7 @@ class LampWorld:
                                    seed=scenario.seed * 1_000_003 + index)
         self._pending = fault_specs.for_lamp(scenario.faults, ident.lamp_id, index, scenario.seed)
         self.dark_minutes = 0.0
+        self._is_night = NightClock(self.site)
 
     def _apply_due_faults(self, t_s: float) -> None:
         start = self.scenario.start_s
@@ -75,7 +93,7 @@ class LampWorld:
             step = min(end, nxt if nxt > t_s else end) - t_s
             lit_before = self.physics.lumen_hours
             self.physics.advance(t_s, step, led_pct, load_on=led_pct > 0)
-            if self.physics.lumen_hours == lit_before and is_night(self.site, t_s + step / 2):
+            if self.physics.lumen_hours == lit_before and self._is_night(t_s + step / 2):
                 self.dark_minutes += step / 60
             t_s += step
 

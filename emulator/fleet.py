@@ -81,6 +81,7 @@ class _FleetLamp:
         self.wake_s = 0.0
         self.t_s = 0.0
         self.off = False
+        self.reset_cause = "power_on"
         self.frames = 0
         self.restarts = 0
         self.power_cycles = 0
@@ -89,7 +90,7 @@ class _FleetLamp:
 
     def send(self, frame: bytes, t_s: float) -> None:
         self.frames += 1
-        if self.sink:
+        if self.sink and self.world.radio_ok:
             self.sink(self.ident.lamp_id, frame, t_s)
 
 
@@ -122,7 +123,7 @@ class FleetEmulator:
             lamp.t_s = t_s
             if lamp.world.physics.powered:
                 lamp.power_cycles += 1
-                self._boot(lamp, t_s, "brown_out" if "brown_out" in lamp.world.physics.faults else "power_on")
+                self._boot(lamp, t_s, lamp.reset_cause)
             else:
                 lamp.wake_s = t_s + OFF_POLL_S
             return
@@ -142,8 +143,10 @@ class FleetEmulator:
             return
         if not lamp.hal_sleeping:
             raise RuntimeError(f"{lamp.ident.lamp_id}: firmware loop returned without sleeping")
-        if not lamp.world.physics.powered:
+        cause = lamp.world.take_supply_event()
+        if cause is not None:
             lamp.off = True
+            lamp.reset_cause = cause
             lamp.t_s = lamp.wake_s
 
     def run(self) -> dict:

@@ -98,20 +98,21 @@ class UpyEmulator:
         if op == "sleep":
             for frame_hex in request.get("tx", ()):
                 lamp.frames += 1
-                if self.sink:
+                if self.sink and lamp.world.radio_ok:
                     self.sink(lamp.ident.lamp_id, bytes.fromhex(frame_hex), lamp.t_s)
             dt = max(0.001, request["ms"] / 1000.0)
             lamp.world.advance(lamp.t_s, dt, request.get("led_pct", 0))
             lamp.wake_s = lamp.t_s + dt
             lamp.state = "waiting"
-            if not lamp.world.physics.powered:
-                self._power_off(lamp)
+            cause = lamp.world.take_supply_event()
+            if cause is not None:
+                self._power_off(lamp, cause)
         elif op == "set_time":
             self._reply(lamp, {"t_ms": int(lamp.t_s * 1000)})
         else:
             raise RuntimeError(f"{lamp.ident.lamp_id}: unknown bus request {request!r}")
 
-    def _power_off(self, lamp: _Lamp) -> None:
+    def _power_off(self, lamp: _Lamp, cause: str) -> None:
         """The controller lost its supply (battery protection, power cut, brown-out): the interpreter
         stops as the ESP32 would, and the world goes on without it until power returns."""
         if lamp.proc and lamp.proc.poll() is None:
@@ -119,13 +120,13 @@ class UpyEmulator:
             lamp.proc.wait()
         lamp.state = "off"
         lamp.t_s = lamp.wake_s
+        lamp.reset_cause = cause
 
     def _poll_unpowered(self, lamp: _Lamp, t_s: float) -> None:
         lamp.world.advance(lamp.t_s, t_s - lamp.t_s, 0)
         lamp.t_s = t_s
         if lamp.world.physics.powered:
             lamp.power_cycles += 1
-            lamp.reset_cause = "brown_out" if "brown_out" in lamp.world.physics.faults else "power_on"
             self._spawn(lamp)
         else:
             lamp.wake_s = t_s + OFF_POLL_S

@@ -17,6 +17,11 @@ from emulator.scenario import LampIdentity, Scenario
 
 NIGHT_ELEVATION_DEG = -0.833  # the sun's upper limb below the horizon
 SENSOR_KEYS = ("vbat_mv", "ibat_ma", "pv_mv", "led_ma", "temp_c", "lux")
+# Faults of the lamp's surroundings handled here rather than in the physics: the radio link and the
+# enclosure's tamper switch (a reading of 1 while open).
+WORLD_FAULTS = ("radio_dead", "tamper")
+# What the controller reports after its supply came back (physics' last_interruption -> reset cause).
+_RESET_AFTER = {"brown_out": "brown_out", "power_cut": "power_on", "battery_protection": "power_on"}
 
 
 def make_weather(scenario: Scenario):
@@ -72,17 +77,36 @@ class LampWorld:
         self._pending = fault_specs.for_lamp(scenario.faults, ident.lamp_id, index, scenario.seed)
         self.dark_minutes = 0.0
         self._is_night = NightClock(self.site)
+        self.world_faults: set[str] = set()
+        self._interruptions_seen = 0
 
     def _apply_due_faults(self, t_s: float) -> None:
         start = self.scenario.start_s
         while self._pending and start + self._pending[0].at_s <= t_s:
             ev = self._pending.pop(0)
-            self.physics.set_fault(ev.fault, ev.value)
+            if ev.fault in WORLD_FAULTS:
+                self.world_faults.add(ev.fault)
+            else:
+                self.physics.set_fault(ev.fault, ev.value)
+
+    @property
+    def radio_ok(self) -> bool:
+        return "radio_dead" not in self.world_faults
+
+    def take_supply_event(self) -> str | None:
+        """The reset cause to boot with if the controller lost its supply since the last call, else None."""
+        count = self.physics.supply_interruptions
+        if count == self._interruptions_seen:
+            return None
+        self._interruptions_seen = count
+        return _RESET_AFTER.get(self.physics.last_interruption or "", "power_on")
 
     def readings(self, t_s: float) -> dict:
         self._apply_due_faults(t_s)
         r = self.physics.read(t_s)
-        return {k: r[k] for k in SENSOR_KEYS}
+        out = {k: r[k] for k in SENSOR_KEYS}
+        out["tamper"] = 1 if "tamper" in self.world_faults else 0
+        return out
 
     def advance(self, t_s: float, dt_s: float, led_pct: float) -> None:
         """Integrate [t_s, t_s + dt_s] with the LED commanded at led_pct; faults apply at their time."""

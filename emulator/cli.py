@@ -38,9 +38,14 @@ def _controller_settings(controller: str) -> dict:
               help="upy: the firmware on the MicroPython unix port, one process per lamp; "
                    "fleet: the same firmware source for every lamp in this CPython process.")
 @click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port).")
+@click.option("--serial", is_flag=True, help="Serve each lamp's console on a pty (blank MicroPython boards "
+              "to flash and provision); runs until interrupted.")
+@click.option("--speed", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="With --serial: simulated seconds per wall second.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep lamp files here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(n_lamps, days, seed, site, weather_file, controller, fault_spec, mode, broker, workdir, as_json):
+def command(n_lamps, days, seed, site, weather_file, controller, fault_spec, mode, broker, serial, speed, workdir,
+            as_json):
     """Emulate lamps running the real firmware and print lighting and energy results."""
     from emulator.physics.site import SITES
 
@@ -65,6 +70,11 @@ def command(n_lamps, days, seed, site, weather_file, controller, fault_spec, mod
         except (OSError, ValueError) as e:
             raise click.ClickException(f"cannot connect to broker {broker}: {e}") from None
     with tempfile.TemporaryDirectory(prefix="lampfleet-emulate-") as tmp:
+        if serial:
+            _serve(scenario, Path(workdir or tmp), sink, speed)
+            if sink:
+                sink.close()
+            return
         result = _run(scenario, mode, Path(workdir or tmp), sink, quiet=as_json)
     if sink:
         sink.close()
@@ -87,6 +97,27 @@ def _run(scenario: Scenario, mode: str, workdir: Path, sink, quiet: bool) -> dic
     with Progress(transient=True, disable=quiet or not sys.stderr.isatty()) as progress:
         task = progress.add_task(f"simulating ({mode})", total=1.0)
         return Runner(scenario, workdir, sink, progress=lambda f: progress.update(task, completed=f)).run()
+
+
+def _serve(scenario: Scenario, workdir: Path, sink, speed: float) -> None:
+    import time
+
+    from emulator.console import serve_serial_lamps, stop_serial_lamps
+    from emulator.serial_mode import PacedBus, prepare_serial_lamps
+
+    bus = PacedBus(scenario, {}, sink, speed)
+    bus.lamp_dirs = prepare_serial_lamps(scenario, workdir, bus.address)
+    bus.start()
+    serve_serial_lamps(list(bus.lamp_dirs.values()))
+    click.echo(f"# {len(bus.lamp_dirs)} lamps in {workdir}; Ctrl-C to stop", err=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_serial_lamps()
+        bus.stop()
 
 
 def _print_table(result: dict) -> None:

@@ -77,6 +77,9 @@ def ensure_venv() -> Path:
         log("installing lampfleet and its dependencies into .venv")
         subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
         subprocess.run([py, "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]"], check=True)
+        # MicroPython libraries the lamp firmware uses (umqtt.simple2), fetched from PyPI into a local
+        # cache for the unix-port tests and the flash tool; never committed.
+        subprocess.run([py, "-m", "lampfleet.devlibs"], check=True, cwd=ROOT)
         STAMP.write_text(digest)
     return venv_python()
 

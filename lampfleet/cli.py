@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flash": ("tools.cmd_flash", "Flash and provision lamps over USB serial, one or a whole bench."),
     "provision": ("tools.cmd_provision", "Give a lamp its identity, a fresh key, site and settings."),
     "device": ("tools.cmd_device", "Inspect a lamp: info, logs, shell, reset, config get/set."),
+    "airtime": ("lampfleet.airtime", "Time on air of a LoRa frame and the daily airtime of a reporting profile."),
     "demo": ("lampfleet.demo", "Broker, gateway and emulated lamps with one fault: watch the alert arrive."),
     "emulate": ("emulator.cli", "Run emulated lamps on simulated sun, battery, LED and radio."),
     "gateway": ("gateway.cli", "Run the gateway service: ingest, store, detect, alert."),

@@ -1,0 +1,186 @@
+"""The lamp's link: every frame goes through the flash queue, leaves when the transport, the duty cycle
+and the airtime budget allow, and is forgotten only once delivered. Downlinks are authenticated and
+replay-checked here; configs and commands go up to the application, which answers with `acknowledge()`.
+
+    link = Link(transport, FrameQueue("q.bin"), devaddr, key, counter.next, budget=AirtimeBudget())
+    link.submit(frame, now_ms)                 # instead of hal.radio_send(frame)
+    for dl in link.service(now_ms):            # once per loop
+        result = app.apply(dl)                 # "applied" | "invalid" | "unsupported" | "failed"
+        link.acknowledge(dl, result, now_ms)
+
+Delivery: MQTT confirms each frame with the broker's PUBACK. LoRa learns it from the gateway's answer in
+the receive window after the uplink (ack_fcnt16 = the frame's counter); without one the frame stays at
+the head and is tried again after a backoff (30 s doubling to an hour, always within duty cycle and
+budget), so a dead gateway costs a probe an hour, not a frame per status interval.
+"""
+import json
+import os
+
+from telemetry.errors import FrameError
+from firmware.link.downlink_codec import DownlinkGuard, encode_dlack
+from firmware.link.queue import STATUS_TYPE
+
+RETRY_MIN_MS = 30000
+RETRY_MAX_MS = 3600000
+STATUS_MAX_AGE_MIN = 40 * 1440  # a status frame's minute stamp is placed within about 44 days
+RESULT_MEMORY = 8
+
+
+def load_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def save_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(data))
+    os.rename(tmp, path)
+
+
+class Link:
+    def __init__(self, transport, queue, devaddr, key, next_fcnt, budget=None, state_path="link.json",
+                 max_burst=16, retry_min_ms=RETRY_MIN_MS, retry_max_ms=RETRY_MAX_MS):
+        self.transport = transport
+        self.queue = queue
+        self.devaddr = devaddr
+        self.key = key
+        self.next_fcnt = next_fcnt
+        self.budget = budget
+        self.state_path = state_path
+        self.max_burst = max_burst
+        self.retry_min_ms = retry_min_ms
+        self.retry_max_ms = retry_max_ms
+        saved = load_json(state_path, {}) or {}
+        self.guard = DownlinkGuard(devaddr, key, saved.get("guard"))
+        self._results = dict((int(k), v) for k, v in (saved.get("results") or {}).items())
+        self._retry_at = None
+        self._backoff_ms = retry_min_ms
+        self.last_delivery_ms = None
+        self.downlink_pending = False
+        self.stats = {"sent": 0, "delivered": 0, "unacked": 0, "submit_errors": 0, "downlinks": 0,
+                      "rejected": {}}
+
+    # ------------------------------------------------------------------ uplink
+
+    def submit(self, frame, now_ms):
+        """Queue a frame for delivery (it is on flash when this returns). Returns its queue seq, or None
+        when the flash write failed (the caller raises the `storage` fault)."""
+        try:
+            return self.queue.append(frame, now_ms // 60000)
+        except OSError:
+            self.stats["submit_errors"] += 1
+            return None
+
+    def online(self, now_ms, horizon_ms=3 * 3600000):
+        """Did anything get delivered recently?"""
+        return self.last_delivery_ms is not None and now_ms - self.last_delivery_ms <= horizon_ms
+
+    def next_due_ms(self, now_ms):
+        """When service() next has something to do (None: nothing queued), to bound the loop's sleep."""
+        head = self.queue.peek()
+        if head is None:
+            return None
+        frame = head[1]
+        t = self.transport
+        due = now_ms + t.wait_ms(len(frame), now_ms)
+        if self._retry_at is not None and self._retry_at > due:
+            due = self._retry_at
+        if self.budget is not None:
+            priority = frame[0] & 0x0F != STATUS_TYPE or self.queue.has_priority()
+            wait = self.budget.wait_ms(t.airtime_us(len(frame)), now_ms, priority)
+            if now_ms + wait > due:
+                due = now_ms + wait
+        return due
+
+    def _may_send(self, frame, now_ms):
+        t = self.transport
+        if not t.connected() or t.wait_ms(len(frame), now_ms) > 0:
+            return False
+        if self.budget is None:
+            return True
+        priority = frame[0] & 0x0F != STATUS_TYPE or self.queue.has_priority()
+        return self.budget.allows(t.airtime_us(len(frame)), now_ms, priority)
+
+    def service(self, now_ms):
+        """Send what may be sent now; return the configs and commands received (see module doc)."""
+        self.transport.service(now_ms)
+        out = []
+        if self._retry_at is None or now_ms >= self._retry_at:
+            self._drain(now_ms, out)
+        self._downlinks(self.transport.poll(), None, out)
+        return out
+
+    def _drain(self, now_ms, out):
+        for _ in range(self.max_burst):
+            head = self.queue.peek(now_min=now_ms // 60000, max_age_min=STATUS_MAX_AGE_MIN)
+            if head is None:
+                return
+            seq, frame = head
+            if not self._may_send(frame, now_ms):
+                return
+            if not self.transport.send(frame, now_ms):
+                return
+            self.stats["sent"] += 1
+            if self.budget is not None:
+                self.budget.spend(self.transport.airtime_us(len(frame)), now_ms)
+            if self.transport.confirms:
+                delivered = True
+            else:
+                acked = self._downlinks(self.transport.poll(), frame, out)
+                delivered = acked
+            if not delivered:
+                self.stats["unacked"] += 1
+                self._retry_at = now_ms + self._backoff_ms
+                self._backoff_ms = min(self.retry_max_ms, self._backoff_ms * 2)
+                return
+            self.queue.ack(seq)
+            self.stats["delivered"] += 1
+            self.last_delivery_ms = now_ms
+            self._retry_at = None
+            self._backoff_ms = self.retry_min_ms
+
+    # ------------------------------------------------------------------ downlink
+
+    def _downlinks(self, frames, sent_frame, out):
+        """Open each downlink; return True when one acknowledges sent_frame."""
+        acked = False
+        for frame in frames:
+            try:
+                dl = self.guard.open(frame)
+            except FrameError as e:
+                rej = self.stats["rejected"]
+                rej[e.reason] = rej.get(e.reason, 0) + 1
+                continue
+            self.stats["downlinks"] += 1
+            self.downlink_pending = dl["pending"]
+            if (sent_frame is not None and dl["ack_fcnt16"] is not None
+                    and dl["ack_fcnt16"] == sent_frame[4] | (sent_frame[5] << 8)):
+                acked = True
+            if dl["type"] != "ack":
+                if dl.get("seen") and dl["dl_id"] in self._results:
+                    self._enqueue_dlack(dl["dl_id"], self._results[dl["dl_id"]])
+                else:
+                    out.append(dl)
+            self._save()
+        return acked
+
+    def acknowledge(self, dl, result, now_ms):
+        """Tell the gateway what became of a config or command (queued like any frame)."""
+        self._results[dl["dl_id"]] = result
+        while len(self._results) > RESULT_MEMORY:
+            del self._results[min(self._results)]  # good enough: ids rise, wrap every 65536 downlinks
+        self._save()
+        return self._enqueue_dlack(dl["dl_id"], result, now_ms)
+
+    def _enqueue_dlack(self, dl_id, result, now_ms=0):
+        return self.submit(encode_dlack(self.devaddr, self.next_fcnt(), self.key, dl_id, result), now_ms)
+
+    def _save(self):
+        try:
+            save_json(self.state_path, {"guard": self.guard.state(), "results": self._results})
+        except OSError:
+            self.stats["submit_errors"] += 1

@@ -1,21 +1,38 @@
-"""Failed-lamp detection: a pure module over each lamp's recent frames and the current time.
+"""Failed-lamp detection: a pure module over each lamp's frames, the current time and the site's peers.
 
-Rules (docs/alert-rules.md), named after TALQ lighting faults:
-  lampFailure           LED commanded on (>= 5 %) but its current is below 10 % of the expected value
-  communicationFailure  no frame for `silent_after_intervals` status intervals
-Flap damping: a rule raises after `raise_after` consecutive bad observations and clears after
-`clear_after` good ones. No I/O here: the service feeds observations and acts on the findings.
+The service feeds `observe_frame(lamp, frame)` for every accepted frame and calls `tick(lamps, now_s)`
+regularly; both return findings (raise or clear one fault of one lamp, with evidence). No I/O, no clock:
+`now_s` is the gateway's clock (wall, or device time for emulated fleets). Rules, thresholds and
+evidence: docs/alert-rules.md. Fault names: gateway/faults.py (TALQ 2.7.1 where it has one).
+
+Damping: a rule raises after `raise_after` bad observations in a row and clears after `clear_after`
+good ones. Firmware fault events count as decisive (the lamp already debounced them), so they raise and
+clear at once. Frames older than what a rule has already judged are stored but not judged again, so a
+replayed backlog or a QoS 1 redelivery cannot flap an alert.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from gateway import daily
+from gateway.faults import (BATTERY_DEGRADED, BATTERY_LOW, CHARGING_FAILURE, COMMUNICATION_FAILURE,
+                            CONTROL_GEAR_FAILURE, LAMP_FAILURE, LAMP_UNEXPECTED_ON, LANTERN_NOT_CHARGING,
+                            RESET_LOOP, TAMPER, THEFT)
 from gateway.registry import Lamp
+from gateway.settings import DetectSettings
 
-LAMP_FAILURE = "lampFailure"
-COMMUNICATION_FAILURE = "communicationFailure"
-MIN_JUDGED_LEVEL_PCT = 5
-DARK_RATIO_PCT = 10
+__all__ = ["Detector", "Finding", "LAMP_FAILURE", "COMMUNICATION_FAILURE"]
+
+MIN_JUDGED_LEVEL_PCT = 5  # below this the LED current is in the sensor's noise (firmware does the same)
+ABNORMAL_BOOTS = ("watchdog", "brown_out")
+DISCONNECT_DEDUP_S = 3600
+# Faults that drain or starve the battery: while one is open, load disconnects are its consequence and
+# raise no batteryLevelTooLow of their own (one visit, one work order).
+BATTERY_LOW_CAUSES = (CHARGING_FAILURE, LANTERN_NOT_CHARGING, CONTROL_GEAR_FAILURE, LAMP_UNEXPECTED_ON)
+Evidence = Callable[[], dict]
+_NONE: list = []  # shared empty result: callers only extend lists with it
 
 
 @dataclass(frozen=True)
@@ -34,89 +51,319 @@ class _Rule:
     good: int = 0
     since_s: int | None = None
     active: bool = False
+    judged_s: int = -1  # newest observation time judged by this rule
 
 
 @dataclass
-class _LampTrack:
+class Track:
+    """What the detector remembers about one lamp."""
+
     last_frame_s: int | None = None
+    last_status: dict | None = None
+    last_mode: str | None = None
     rules: dict[str, _Rule] = field(default_factory=dict)
+    disconnects: list[int] = field(default_factory=list)
+    boots: list[tuple[int, str]] = field(default_factory=list)
+    tamper_s: int | None = None
+    fcnts: list[int] = field(default_factory=list)
+    days: daily.LampDays = field(default_factory=daily.LampDays)
 
     def rule(self, name: str) -> _Rule:
-        return self.rules.setdefault(name, _Rule())
+        r = self.rules.get(name)
+        if r is None:
+            r = self.rules[name] = _Rule()
+        return r
 
 
 class Detector:
-    def __init__(self, raise_after: int = 2, clear_after: int = 2, silent_after_intervals: float = 3.0):
-        self.raise_after = raise_after
-        self.clear_after = clear_after
-        self.silent_after_intervals = silent_after_intervals
-        self._tracks: dict[str, _LampTrack] = {}
+    def __init__(self, settings: DetectSettings | None = None, utc_offset_s: int = 3600, **overrides: float):
+        s = settings or DetectSettings()
+        for key, value in overrides.items():  # Detector(raise_after=1) in tests and old callers
+            if key == "silent_after_intervals":
+                key, value = "min_silent_intervals", int(value)
+            setattr(s, key, value)
+        self.s = s
+        self.utc_offset_s = utc_offset_s
+        self.started_s: int | None = None
+        self.tracks: dict[str, Track] = {}
+        self.days = daily.DayJudge(s, utc_offset_s)
 
-    def _track(self, lamp_id: str) -> _LampTrack:
-        return self._tracks.setdefault(lamp_id, _LampTrack())
+    # ------------------------------------------------------------ plumbing
 
-    def _observe(self, lamp: Lamp, name: str, bad: bool, at_s: int, evidence: dict) -> list[Finding]:
-        rule = self._track(lamp.lamp_id).rule(name)
+    def track(self, lamp_id: str) -> Track:
+        t = self.tracks.get(lamp_id)
+        if t is None:
+            t = self.tracks[lamp_id] = Track()
+        return t
+
+    def _battery(self, track: Track) -> dict:
+        st = track.last_status
+        if st is None:
+            return {}
+        return {"vbat_mv": st["vbat_mv"], "soc_pct": st["soc_pct"], "at_s": st["time_s"]}
+
+    def _finding(self, lamp_id: str, track: Track, fault: str, action: str, at_s: int, since_s: int,
+                 evidence: dict) -> Finding:
+        evidence.setdefault("battery", self._battery(track))
+        return Finding(lamp_id, fault, action, at_s, since_s, evidence)
+
+    def _observe(self, lamp: Lamp, track: Track, name: str, bad: bool, at_s: int, evidence: Evidence,
+                 decisive: bool = False) -> list[Finding]:
+        rule = track.rules.get(name)
+        if rule is None:
+            if not bad:
+                return _NONE  # the common case: a healthy observation of a rule that never fired
+            rule = track.rules[name] = _Rule()
+        if at_s < rule.judged_s:
+            return []  # older than what this rule already judged: replay or redelivery
+        rule.judged_s = at_s
         if bad:
             rule.good = 0
-            rule.bad += 1
+            rule.bad = max(rule.bad + 1, self.s.raise_after if decisive else 0)
             if rule.since_s is None:
                 rule.since_s = at_s
-            if not rule.active and rule.bad >= self.raise_after:
+            if not rule.active and rule.bad >= self.s.raise_after:
                 rule.active = True
-                return [Finding(lamp.lamp_id, name, "raise", at_s, rule.since_s, evidence)]
+                return [self._finding(lamp.lamp_id, track, name, "raise", at_s, rule.since_s, evidence())]
         else:
             rule.bad = 0
-            rule.good += 1
+            rule.good = max(rule.good + 1, self.s.clear_after if decisive else 0)
             if not rule.active:
                 rule.since_s = None
-            elif rule.good >= self.clear_after:
+            elif rule.good >= self.s.clear_after:
                 rule.active = False
                 since = at_s if rule.since_s is None else rule.since_s
                 rule.since_s = None
-                return [Finding(lamp.lamp_id, name, "clear", at_s, since, evidence)]
+                return [self._finding(lamp.lamp_id, track, name, "clear", at_s, since, evidence())]
         return []
 
+    def active(self, lamp_id: str) -> list[str]:
+        t = self.tracks.get(lamp_id)
+        return sorted(n for n, r in t.rules.items() if r.active) if t else []
+
+    def reset(self, lamp_id: str, fault: str) -> None:
+        """Forget a rule's state (a crew resolved the alert by hand): it is judged again from scratch."""
+        t = self.tracks.get(lamp_id)
+        if t is None:
+            return
+        t.rules.pop(fault, None)
+        if fault == BATTERY_LOW:
+            t.disconnects.clear()
+        elif fault == RESET_LOOP:
+            t.boots.clear()
+        elif fault in (TAMPER, THEFT):
+            t.tamper_s = None
+        elif fault == BATTERY_DEGRADED:
+            t.days.capacities.clear()
+
+    # ------------------------------------------------------------ frames
+
     def observe_frame(self, lamp: Lamp, frame: dict) -> list[Finding]:
-        """Any authenticated frame proves the lamp talks; status frames are judged for darkness."""
+        """Any authenticated frame proves the lamp talks; each frame type feeds its rules."""
+        track = self.track(lamp.lamp_id)
         t = frame.get("time_s")
-        track = self._track(lamp.lamp_id)
         findings: list[Finding] = []
-        if t is not None:
-            if track.last_frame_s is None or t > track.last_frame_s:
-                track.last_frame_s = t
-            rule = track.rule(COMMUNICATION_FAILURE)
-            if rule.active:
-                rule.active = False
-                findings.append(Finding(lamp.lamp_id, COMMUNICATION_FAILURE, "clear", t,
-                                        t if rule.since_s is None else rule.since_s,
-                                        {"last_frame_s": t}))
-                rule.since_s = None
-        if frame["type"] == "status":
-            findings += self._judge_light(lamp, frame)
+        fcnts = track.fcnts
+        fcnts.append(frame["fcnt"])
+        if len(fcnts) > 64:
+            del fcnts[:32]
+        if t is None:
+            return findings
+        if track.last_frame_s is None or t > track.last_frame_s:
+            track.last_frame_s = t
+            for name in (COMMUNICATION_FAILURE, THEFT):
+                rule = track.rules.get(name)
+                if rule is not None and rule.active:
+                    rule.active = False
+                    since = t if rule.since_s is None else rule.since_s
+                    rule.since_s = None
+                    findings.append(self._finding(lamp.lamp_id, track, name, "clear", t, since,
+                                                  {"frame_s": t, "silent_s": t - since}))
+        kind = frame["type"]
+        if kind == "status":
+            findings += self._status(lamp, track, frame)
+        elif kind == "event":
+            findings += self._events(lamp, track, frame)
+        elif kind == "boot":
+            findings += self._boot(lamp, track, frame)
         return findings
 
-    def _judge_light(self, lamp: Lamp, s: dict) -> list[Finding]:
-        level = s["led_pct"]
-        if level < MIN_JUDGED_LEVEL_PCT:
-            return []  # LED off or too dim to judge: neither evidence of failure nor of repair
+    def _status(self, lamp: Lamp, track: Track, st: dict) -> list[Finding]:
+        t = st["time_s"]
+        prev = track.last_status
+        if prev is not None and t <= prev["time_s"]:
+            return []  # replayed or reordered: stored, already judged
+        track.last_status = st
+        s = self.s
+        out: list[Finding] = []
+        level, led_ma, mode, faults = st["led_pct"], st["led_ma"], st["mode"], st["faults"]
         expected = lamp.led_max_ma * level // 100
-        dark = s["led_ma"] * 100 < expected * DARK_RATIO_PCT
-        evidence = {"led_pct": level, "led_ma": s["led_ma"], "expected_ma": expected,
-                    "vbat_mv": s["vbat_mv"], "soc_pct": s["soc_pct"], "mode": s["mode"]}
-        return self._observe(lamp, LAMP_FAILURE, dark, s["time_s"], evidence)
 
-    def check_silence(self, lamps: list[Lamp], now_s: int) -> list[Finding]:
-        findings = []
+        def ev() -> dict:
+            return {"led_pct": level, "led_ma": led_ma, "expected_ma": expected, "vbat_mv": st["vbat_mv"],
+                    "soc_pct": st["soc_pct"], "pv_mv": st["pv_mv"], "mode": mode, "faults": list(faults)}
+
+        if level >= MIN_JUDGED_LEVEL_PCT:
+            dark = led_ma * 100 < expected * s.dark_ratio_pct
+            out += self._observe(lamp, track, LAMP_FAILURE, dark, t, ev)
+            gear = led_ma * 100 > expected * s.short_ratio_pct or "led_short" in faults or "driver" in faults
+            out += self._observe(lamp, track, CONTROL_GEAR_FAILURE, gear, t, ev)
+        elif "led_short" in faults or "driver" in faults:
+            out += self._observe(lamp, track, CONTROL_GEAR_FAILURE, True, t, ev)
+        if lamp.kind != "kit" and st["pv_mv"] >= s.day_pv_mv and mode not in ("test", "manual_on"):
+            on = led_ma * 100 >= lamp.led_max_ma * s.on_ratio_pct
+            out += self._observe(lamp, track, LAMP_UNEXPECTED_ON, on, t, ev)
+        if mode == "low_battery" and track.last_mode not in (None, "low_battery"):
+            out += self._disconnect(lamp, track, t, "mode low_battery")
+        track.last_mode = mode
+        out += self._observe(lamp, track, TAMPER, "tamper" in faults, t, ev)
+        if "battery_degraded" in faults:
+            out += self._observe(lamp, track, BATTERY_DEGRADED, True, t, ev, decisive=True)
+        if "reset_loop" in faults:
+            out += self._observe(lamp, track, RESET_LOOP, True, t, ev, decisive=True)
+        capacity = track.days.add_status(lamp, st, self.utc_offset_s)
+        if capacity is not None:
+            out += self._capacity(lamp, track, t)
+        return out
+
+    def _disconnect(self, lamp: Lamp, track: Track, t: int, why: str) -> list[Finding]:
+        s = self.s
+        if track.disconnects and abs(t - track.disconnects[-1]) < DISCONNECT_DEDUP_S:
+            return []
+        track.disconnects.append(t)
+        track.disconnects[:] = [d for d in track.disconnects if d > t - s.disconnect_window_s]
+        n = len(track.disconnects)
+        if n < s.disconnects:
+            return []
+        causes = [c for c in BATTERY_LOW_CAUSES if (r := track.rules.get(c)) is not None and r.active]
+        if causes:
+            return []  # inhibited: the open alert for the cause explains the flat battery
+        return self._observe(lamp, track, BATTERY_LOW, True, t, lambda: {
+            "disconnects": n, "window_s": s.disconnect_window_s, "last": why,
+            "times_s": list(track.disconnects)}, decisive=True)
+
+    def _capacity(self, lamp: Lamp, track: Track, t: int) -> list[Finding]:
+        s = self.s
+        caps = track.days.capacities
+        if len(caps) < s.capacity_nights + 1:
+            return []
+        best = max(caps)
+        recent = sorted(caps[-s.capacity_nights:])[s.capacity_nights // 2]
+        bad = recent * 100 < best * s.capacity_drop_pct
+        return self._observe(lamp, track, BATTERY_DEGRADED, bad, t, lambda: {
+            "capacity_mah": recent, "best_capacity_mah": best, "nights": len(caps)}, decisive=True)
+
+    def _events(self, lamp: Lamp, track: Track, fr: dict) -> list[Finding]:
+        t = fr["time_s"]
+        out: list[Finding] = []
+        charging = LANTERN_NOT_CHARGING if lamp.kind == "kit" else CHARGING_FAILURE
+        targets = {"led_open": LAMP_FAILURE, "led_short": CONTROL_GEAR_FAILURE, "driver": CONTROL_GEAR_FAILURE,
+                   "battery_degraded": BATTERY_DEGRADED, "pv_not_charging": charging,
+                   "reset_loop": RESET_LOOP, "tamper": TAMPER}
+        for e in fr["events"]:
+            code, action = e["code"], e["action"]
+            if code == "battery_low" and action == "raised":
+                out += self._disconnect(lamp, track, t, "event battery_low")
+            elif code == "safe_mode":
+                out += self._observe(lamp, track, RESET_LOOP, True, t, lambda e=e: {
+                    "event": "safe_mode", "value": e["value"]}, decisive=True)
+            elif code in targets and action in ("raised", "cleared"):
+                if code == "tamper" and action == "raised":
+                    track.tamper_s = t
+
+                def ev(e: dict = e) -> dict:
+                    d = {"event": e["code"], "action": e["action"], "value": e["value"], "ref": e["ref"]}
+                    if e["code"] in ("led_open", "led_short"):
+                        d.update(led_ma=e["value"], expected_ma=e["ref"],
+                                 led_pct=e["ref"] * 100 // max(lamp.led_max_ma, 1))
+                    return d
+
+                out += self._observe(lamp, track, targets[code], action == "raised", t, ev, decisive=True)
+        return out
+
+    def _boot(self, lamp: Lamp, track: Track, fr: dict) -> list[Finding]:
+        t, cause = fr["time_s"], fr["reset_cause"]
+        if cause not in ABNORMAL_BOOTS:
+            return []
+        s = self.s
+        track.boots.append((t, cause))
+        track.boots[:] = [b for b in track.boots if b[0] > t - s.boot_loop_window_s]
+        if len(track.boots) < s.boot_loop_count:
+            return []
+        return self._observe(lamp, track, RESET_LOOP, True, t, lambda: {
+            "boots": len(track.boots), "window_s": s.boot_loop_window_s,
+            "causes": sorted({c for _, c in track.boots}), "boot_count": fr["boot_count"]}, decisive=True)
+
+    # ------------------------------------------------------------ time
+
+    def silence_intervals(self, lamp_id: str) -> int:
+        """k such that loss_rate**k < silence_false_alarm, with the lamp's own loss if it is worse."""
+        s = self.s
+        p = s.loss_rate
+        fc = self.tracks[lamp_id].fcnts if lamp_id in self.tracks else []
+        if len(fc) >= 20:
+            span = max(fc) - min(fc) + 1
+            p = max(p, min(0.9, 1 - len(set(fc)) / span))
+        return max(s.min_silent_intervals, math.ceil(math.log(s.silence_false_alarm) / math.log(p)))
+
+    def tick(self, lamps: Iterable[Lamp], now_s: int) -> list[Finding]:
+        """Rules that depend on time passing: silence, theft, reboot loops ending, daily harvest and use."""
+        if self.started_s is None:
+            self.started_s = now_s
+        lamps = list(lamps)
+        out: list[Finding] = []
         for lamp in lamps:
-            track = self._track(lamp.lamp_id)
+            track = self.track(lamp.lamp_id)
             if track.last_frame_s is None:
-                continue  # never heard: nothing to compare against yet
-            rule = track.rule(COMMUNICATION_FAILURE)
-            silent_s = now_s - track.last_frame_s
-            if not rule.active and silent_s > self.silent_after_intervals * lamp.status_interval_s:
-                rule.active = True
-                rule.since_s = track.last_frame_s
-                findings.append(Finding(lamp.lamp_id, COMMUNICATION_FAILURE, "raise", now_s, track.last_frame_s,
-                                        {"last_frame_s": track.last_frame_s, "silent_s": silent_s}))
-        return findings
+                if lamp.last_seen_s is None:
+                    continue  # never heard: nothing to compare against yet
+                track.last_frame_s = lamp.last_seen_s
+            out += self._silence(lamp, track, now_s)
+            low = track.rules.get(BATTERY_LOW)
+            if low is not None and low.active:
+                recent = [d for d in track.disconnects if d > now_s - self.s.disconnect_window_s]
+                if len(recent) < self.s.disconnects:
+                    out += self._observe(lamp, track, BATTERY_LOW, False, now_s, lambda n=len(recent): {
+                        "disconnects": n, "window_s": self.s.disconnect_window_s}, decisive=True)
+            boot_rule = track.rules.get(RESET_LOOP)
+            if boot_rule is not None and boot_rule.active and not any(
+                    b[0] > now_s - self.s.boot_loop_window_s for b in track.boots):
+                out += self._observe(lamp, track, RESET_LOOP, False, now_s, lambda: {
+                    "quiet_s": self.s.boot_loop_window_s}, decisive=True)
+        for lamp, fault, bad, at_s, evidence in self.days.judge(lamps, self.tracks, now_s):
+            out += self._observe(lamp, self.track(lamp.lamp_id), fault, bad, at_s, lambda e=evidence: e,
+                                 decisive=True)
+        return out
+
+    def _silence(self, lamp: Lamp, track: Track, now_s: int) -> list[Finding]:
+        s = self.s
+        assert track.last_frame_s is not None
+        # Silence counts from the gateway's own start at the earliest: a restart never declares the
+        # whole fleet silent (ThingsBoard #13715).
+        reference = max(track.last_frame_s, self.started_s or track.last_frame_s)
+        silent_s = now_s - reference
+        interval = lamp.status_interval_s
+        out: list[Finding] = []
+        theft = track.rule(THEFT)
+        night = track.last_status is not None and track.last_status["mode"] == "night" or \
+            daily.is_night_hour(track.last_frame_s, self.utc_offset_s)
+        if (not theft.active and track.tamper_s is not None and night
+                and track.last_frame_s - track.tamper_s <= s.tamper_window_s
+                and silent_s > s.theft_silent_intervals * interval):
+            theft.active = True
+            theft.since_s = track.last_frame_s
+            out.append(self._finding(lamp.lamp_id, track, THEFT, "raise", now_s, track.last_frame_s, {
+                "tamper_s": track.tamper_s, "last_frame_s": track.last_frame_s, "silent_s": silent_s}))
+        comm = track.rule(COMMUNICATION_FAILURE)
+        if comm.active or theft.active:
+            return out
+        k = self.silence_intervals(lamp.lamp_id)
+        if silent_s > k * interval:
+            comm.active = True
+            comm.since_s = track.last_frame_s
+            p = max(s.loss_rate, 1e-9)
+            missed = silent_s // interval
+            out.append(self._finding(lamp.lamp_id, track, COMMUNICATION_FAILURE, "raise", now_s, track.last_frame_s, {
+                "last_frame_s": track.last_frame_s, "silent_s": silent_s, "missed_intervals": missed,
+                "needed_intervals": k, "loss_rate": p}))
+        return out

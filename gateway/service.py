@@ -1,7 +1,11 @@
-"""The gateway service: MQTT in, verify/decode, store, detect, alert.
+"""The gateway service: MQTT in, verify/decode, store, detect, alert, notify.
 
 paho's network thread only enqueues messages; one worker thread does everything else, in batches, so
-SQLite has a single writer and a batch costs one transaction.
+SQLite has a single writer and a batch costs one transaction. Exactly once, end to end: the gateway
+subscribes with QoS 1 on a persistent session and acknowledges each message by hand only after the
+batch that holds it is committed (paho `manual_ack`). A crash before the commit leaves the messages
+unacknowledged, so the broker delivers them again; a crash after the commit but before the ack makes
+the broker deliver them again too, and the store's (lamp, frame counter) key ignores them.
 """
 from __future__ import annotations
 
@@ -9,38 +13,73 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from telemetry import topics
 
-from gateway import db
+from gateway import db, influx
 from gateway.alerts import Alerts
-from gateway.detect import Detector
+from gateway.detect import Detector, Finding
 from gateway.ingest import Ingest
-from gateway.registry import Registry
+from gateway.keystore import KeyStore
+from gateway.notify import Dispatcher
+from gateway.registry import Lamp, Registry
+from gateway.retention import Retention
 from gateway.settings import Settings
 from gateway.store import Store
 
 log = logging.getLogger("lampfleet.gateway")
 BATCH_MAX = 1000
-BATCH_WAIT_S = 0.05
+BATCH_WAIT_S = 0.005
+TICK_EVERY_S = 1.0
+DEVICE_DETECT_EVERY_S = 300  # device clock: time rules every 5 device minutes, whatever the wall clock
+CLOCK_SET_S = 1_577_836_800  # 2020-01-01: device times before this come from an unset clock
 
 
 class Gateway:
-    """Everything but the network: `handle()` one message, `flush()` a batch. Used by the service,
-    the tests and the ingest benchmark."""
+    """Everything but the network: `handle()` one message, `flush()` a batch, `tick()` the clock.
+    Used by the service, the tests and the ingest benchmark."""
 
-    def __init__(self, settings: Settings, publish=None):
+    def __init__(self, settings: Settings, publish=None, keystore: KeyStore | None = None):  # type: ignore[no-untyped-def]
         self.settings = settings
         self.conn = db.connect(settings.database)
-        self.registry = Registry(self.conn)
+        if keystore is None:
+            memory = str(settings.database) == ":memory:"
+            keystore = KeyStore.ephemeral() if memory else KeyStore.open(settings.master_key_path)
+        self.registry = Registry(self.conn, keystore)
         self.ingest = Ingest(self.registry, settings.topic_prefix)
         self.store = Store(self.conn)
-        self.detector = Detector(settings.raise_after, settings.clear_after, settings.silent_after_intervals)
-        self.alerts = Alerts(self.conn, publish, lambda lamp_id: topics.alert(lamp_id, settings.topic_prefix))
-        self.device_now_s = 0
-        self.raised: list[dict] = []
+        a = settings.alerts
+        self.detector = Detector(settings.detect_settings(), a.utc_offset_s)
+        self.alerts = Alerts(self.conn, publish, lambda lamp_id: topics.alert(lamp_id, settings.topic_prefix),
+                             a.language, a.utc_offset_s)
+        self.dispatcher = Dispatcher(self.conn, settings, self.registry)
+        self.retention = Retention(self.conn, settings.storage.raw_retention_days, a.utc_offset_s,
+                                   settings.storage.downsample_every_s)
+        if settings.influx.url:
+            influx.enable_spool(self.conn)
+        else:
+            influx.disable_spool(self.conn)
+        self.device_now_s = max((lamp.last_seen_s or 0 for lamp in self.registry.all()), default=0)
+        self.raised: deque[dict] = deque(maxlen=1000)  # the latest lifecycle changes, for tests and demos
+        self.on_notify = lambda: None  # the service wakes its sender here
+        self._stale_before = 0  # moved forward by tick()
+        self._device_clock = settings.clock == "device"
+        self._next_detect_s = 0
+        self._restore_open_alerts()
+        self._audit_seen = self.conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0]
+
+    def _restore_open_alerts(self) -> None:
+        """After a restart the detector knows which alerts are open, so that a repair clears them."""
+        for lamp_id, fault, raised_s in self.conn.execute(
+                "SELECT lamp_id, fault, raised_s FROM alerts WHERE state != 'resolved'"):
+            rule = self.detector.track(lamp_id).rule(fault)
+            rule.active, rule.since_s = True, raised_s
 
     def now_s(self) -> int:
         return self.device_now_s if self.settings.clock == "device" else int(time.time())
@@ -53,27 +92,80 @@ class Gateway:
         if result is None:
             return
         lamp, frame = result
-        t = frame.get("time_s")
-        if t is not None:
-            lamp.last_seen_s = max(lamp.last_seen_s or 0, t)
-            self.device_now_s = max(self.device_now_s, t)
+        t = frame["time_s"]
+        # Older than the raw horizon: its row may be pruned already, so a replay would not be recognised.
+        # A device whose clock was never set (before 2020) is kept: its frames still say something.
+        if CLOCK_SET_S < t < self._stale_before:
+            self.ingest.rejects["stale"] += 1
+            self.ingest.accepted -= 1
+            return
+        if lamp.last_seen_s is None or t > lamp.last_seen_s:
+            lamp.last_seen_s = t
+        if t > self.device_now_s:
+            self.device_now_s = t
         self.store.add(lamp, frame, time.time())
         for finding in self.detector.observe_frame(lamp, frame):
             self._alert(lamp, finding)
+        if self._device_clock and t >= self._next_detect_s:
+            # Emulated fleets run far faster than the wall-clock tick: time rules follow device time so
+            # that their order against frame rules does not depend on the machine's speed.
+            self._detect_tick(self.device_now_s)
 
-    def _alert(self, lamp, finding) -> None:
-        alert = self.alerts.apply(lamp, finding)
+    def _alert(self, lamp: Lamp, finding: Finding) -> None:
+        alert = self.alerts.apply(lamp, finding, self.now_s())
         if alert is not None:
             self.raised.append(alert)
 
-    def flush(self) -> None:
+    def flush(self, tick: bool = True) -> None:
+        """Commit the batch (readings and progress in one transaction); then, by default, `tick()`."""
         self.store.flush()
-        for lamp in self.registry.all():
-            self.registry.save_progress(lamp)
-        for finding in self.detector.check_silence(self.registry.all(), self.now_s()):
+        if tick:
+            self.tick()
+
+    def tick(self, now_s: int | None = None) -> None:
+        """Time-driven work: silence and daily rules, manual actions, notifications, retention."""
+        now = self.now_s() if now_s is None else now_s
+        if now <= 0:
+            return
+        self._stale_before = self.retention.horizon_s(now)
+        if self.registry.changed_elsewhere():
+            self.registry.reload()
+        self._detect_tick(now)
+        self._sync_manual_actions()
+        if self.dispatcher.tick(now):
+            self.on_notify()
+        if self.retention.due(now):
+            self.store.flush()
+            self.retention.run(now, self.store.oldest_new_s)
+            self.store.oldest_new_s = None
+
+    def _detect_tick(self, now: int) -> None:
+        self._next_detect_s = now + DEVICE_DETECT_EVERY_S
+        for finding in self.detector.tick(self.registry.all(), now):
             lamp = self.registry.by_id(finding.lamp_id)
             if lamp is not None:
                 self._alert(lamp, finding)
+
+    def _sync_manual_actions(self) -> None:
+        """Acks and resolutions made by people (CLI, API) since the last tick: publish them on MQTT, and
+        let the detector judge a manually resolved fault again from scratch."""
+        rows = self.conn.execute(
+            "SELECT id, alert_id, action, actor, detail FROM audit WHERE id > ? AND actor != 'gateway' "
+            "AND action IN ('ack', 'resolve') ORDER BY id", (self._audit_seen,)).fetchall()
+        last = self.conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0]
+        self._audit_seen = max(self._audit_seen, last)
+        for _id, alert_id, action, actor, _detail in rows:
+            alert = self.alerts.get(alert_id)
+            if alert is None:
+                continue
+            if action == "resolve":
+                self.detector.reset(alert["lamp_id"], alert["fault"])
+            self.alerts._publish(alert["lamp_id"], {
+                "id": alert["id"], "lamp_id": alert["lamp_id"], "site": alert["site"], "district": alert["district"],
+                "crew": alert["crew"], "kind": alert["kind"], "fault": alert["fault"], "severity": alert["severity"],
+                "state": alert["state"], "since_s": alert["raised_s"],
+                "at_s": alert["ack_s"] if action == "ack" else alert["resolved_s"], "evidence": alert["evidence"],
+                "message": f"{action} by {actor}"})
 
     def close(self) -> None:
         self.flush()
@@ -83,55 +175,136 @@ class Gateway:
 class GatewayService:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.inbox: queue.Queue[tuple[str, bytes, float]] = queue.Queue()
+        self.inbox: queue.SimpleQueue[tuple[str, bytes, float, int, int, int]] = queue.SimpleQueue()
+        v5 = settings.mqtt_protocol == 5
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                                  clean_session=False)
+                                  protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+                                  clean_session=None if v5 else False, manual_ack=True)
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.gateway = Gateway(settings, publish=lambda topic, body: self.client.publish(topic, body, qos=1))
         self.stopping = threading.Event()
         self.ready = threading.Event()
+        # Message ids are only valid on the connection that delivered them: acks carry the generation.
+        self._generation = 0
+        self._ack_lock = threading.Lock()
+        self.acked = 0
+        self.sender = None
+        self.influx = None
+        self.api = None
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
-        client.subscribe(topics.uplink("+", self.settings.topic_prefix), qos=1)
-        log.info("connected to %s, subscribed", self.settings.broker_url)
+        with self._ack_lock:
+            self._generation += 1
+        topic = topics.uplink("+", self.settings.topic_prefix)
+        if self.settings.mqtt_protocol == 5:
+            client.subscribe(topic, options=SubscribeOptions(qos=1))
+        else:
+            client.subscribe(topic, qos=1)
+        log.info("connected to %s (session present: %s), subscribing", self.settings.broker_url,
+                 getattr(flags, "session_present", "?"))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("broker refused the subscription: %s", reason_codes)
+            return
+        log.info("subscribed to %s", topics.uplink("+", self.settings.topic_prefix))
         self.ready.set()
 
-    def _on_message(self, client, userdata, msg) -> None:
-        self.inbox.put((msg.topic, bytes(msg.payload), time.time()))
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
+        with self._ack_lock:
+            self._generation += 1
+        if not self.stopping.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
+        self.inbox.put((msg.topic, msg.payload, time.time(), msg.mid, msg.qos, self._generation))
+
+    def _ack(self, batch: list[tuple[str, bytes, float, int, int, int]]) -> None:
+        with self._ack_lock:
+            gen = self._generation
+            for _topic, _payload, _rx, mid, qos, g in batch:
+                if qos and g == gen:
+                    self.client.ack(mid, qos)
+                    self.acked += 1
+
+    def _start_helpers(self) -> None:
+        from gateway.sender import Sender
+
+        s = self.settings
+        self.sender = Sender(s.database, self.gateway.dispatcher.urls_for).start()
+        self.gateway.on_notify = self.sender.wake.set
+        if s.influx.url:
+            from gateway.influx import InfluxWriter
+
+            self.influx = InfluxWriter(s.influx, s.database).start()
+        if s.api_port:
+            from gateway.api import ApiServer
+
+            self.api = ApiServer(s, s.api_host, s.api_port).start()
 
     def run(self) -> None:
-        host, port = self.settings.broker_host_port
+        s = self.settings
+        host, port = s.broker_host_port
+        self._start_helpers()
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
-        self.client.connect_async(host, port, keepalive=30)
+        if s.mqtt_protocol == 5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = s.session_expiry_s
+            props.ReceiveMaximum = s.receive_maximum
+            self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
+        else:
+            self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
+        next_tick = 0.0
         try:
             while not self.stopping.is_set():
                 self._drain_batch()
+                if time.monotonic() >= next_tick:
+                    self.gateway.tick()
+                    next_tick = time.monotonic() + TICK_EVERY_S
         finally:
-            self._drain_batch(wait=False)
-            self.gateway.close()
+            while self._drain_batch(wait=False):
+                pass
+            self.client.disconnect()  # after the last acks, which the network thread still sends
             self.client.loop_stop()
-            self.client.disconnect()
+            self.gateway.close()
+            for helper in (self.sender, self.influx, self.api):
+                if helper is not None:
+                    helper.stop()
 
-    def _drain_batch(self, wait: bool = True) -> None:
+    def _drain_batch(self, wait: bool = True) -> int:
         gw = self.gateway
+        inbox = self.inbox
         try:
-            item = self.inbox.get(timeout=0.5) if wait else self.inbox.get_nowait()
+            first = inbox.get(timeout=0.2) if wait else inbox.get_nowait()
         except queue.Empty:
-            gw.flush()
-            return
-        batch = [item]
+            return 0
+        batch = [first]
         deadline = time.monotonic() + BATCH_WAIT_S
         while len(batch) < BATCH_MAX:
             try:
-                batch.append(self.inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+                batch.append(inbox.get_nowait())
             except queue.Empty:
-                break
-        device_clock = self.settings.clock == "device"
-        for topic, payload, rx_s in batch:
-            gw.handle(topic, payload, None if device_clock else rx_s)
-        gw.flush()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(inbox.get(timeout=remaining))
+                except queue.Empty:
+                    break
+        handle = gw.handle
+        if self.settings.clock == "device":
+            for topic, payload, _rx, _mid, _qos, _g in batch:
+                handle(topic, payload, None)
+        else:
+            for topic, payload, rx_s, _mid, _qos, _g in batch:
+                handle(topic, payload, rx_s)
+        gw.flush(tick=False)
+        self._ack(batch)
+        return len(batch)

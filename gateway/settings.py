@@ -1,14 +1,103 @@
-"""Gateway settings: TOML file, then environment overrides (LAMPFLEET_<SECTION>_<KEY>=value)."""
+"""Gateway settings: a TOML file, then environment overrides.
+
+    [gateway]   broker, database, clock, MQTT session, API, grace period (flat `Settings` fields)
+    [detect]    detection thresholds (docs/alert-rules.md)
+    [alerts]    grouping, repeat, escalation, language (Alertmanager-like, in the gateway's clock)
+    [storage]   SQLite retention and daily downsampling
+    [influx]    optional InfluxDB v2 output (url empty = off)
+    [crews.NAME] urls = ["mailto://...", "tgram://..."], language = "fr", supervisor_urls = [...]
+
+Environment: LAMPFLEET_<SECTION>_<KEY>=value, e.g. LAMPFLEET_GATEWAY_BROKER_URL, LAMPFLEET_ALERTS_GROUP_WAIT_S,
+LAMPFLEET_INFLUX_TOKEN (secrets such as the InfluxDB token belong in the environment, not the file).
+"""
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 
 class SettingsError(ValueError):
     pass
+
+
+@dataclass
+class DetectSettings:
+    # Flap damping: raise after K bad observations, clear after M good ones.
+    raise_after: int = 2
+    clear_after: int = 2
+    # communicationFailure: silent for k status intervals where loss_rate**k < silence_false_alarm, and
+    # at least min_silent_intervals. 0.2**10 = 1e-7: a fleet of 1,000 lamps sends 4.3 M status frames a
+    # month, so a healthy fleet at 20 % loss sees well under one false alarm a month.
+    loss_rate: float = 0.2
+    silence_false_alarm: float = 1e-7
+    min_silent_intervals: int = 3
+    # lampUnexpectedOn: LED drawing current while the panel sees daylight.
+    day_pv_mv: int = 8000
+    on_ratio_pct: int = 10
+    # lampFailure / controlGearFailure from readings, relative to the commanded current.
+    dark_ratio_pct: int = 10
+    short_ratio_pct: int = 160
+    # batteryLevelTooLow: this many load disconnects within the window.
+    disconnects: int = 2
+    disconnect_window_s: int = 7 * 86400
+    # batteryDegraded: nightly capacity estimate below this share of the lamp's own best estimate.
+    capacity_drop_pct: int = 70
+    capacity_nights: int = 3
+    # chargingFailure / lanternNotCharging: harvest below this share of the site's median on a day the
+    # site's lamps harvested at least charging_min_mah.
+    charging_ratio_pct: int = 20
+    charging_min_mah: int = 500
+    charging_min_peers: int = 2
+    # deviceResetLoop: this many watchdog / brown-out boots within the window.
+    boot_loop_count: int = 3
+    boot_loop_window_s: int = 6 * 3600
+    # theftSuspected: silent at night this many intervals after a tamper event within tamper_window_s.
+    theft_silent_intervals: int = 2
+    tamper_window_s: int = 6 * 3600
+    # lanternUnused: a kit reporting but never switched on for this many days.
+    unused_days: int = 7
+
+
+@dataclass
+class AlertSettings:
+    group_wait_s: int = 30
+    group_interval_s: int = 300
+    repeat_interval_s: int = 4 * 3600
+    escalate_after_s: int = 12 * 3600
+    send_resolved: bool = True
+    language: str = "fr"
+    default_crew: str = "default"
+    supervisor_urls: list[str] = field(default_factory=list)
+    # Local time for messages and for "days" (Bangui: West Africa Time, UTC+1, no DST).
+    utc_offset_s: int = 3600
+
+
+@dataclass
+class StorageSettings:
+    raw_retention_days: int = 90
+    downsample_every_s: int = 3600
+
+
+@dataclass
+class InfluxSettings:
+    url: str = ""
+    token: str = ""
+    org: str = "lampfleet"
+    bucket: str = "lampfleet"
+    batch_size: int = 5000
+    timeout_s: float = 10.0
+    max_backoff_s: float = 60.0
+
+
+@dataclass
+class Crew:
+    name: str
+    urls: list[str] = field(default_factory=list)
+    language: str = ""
+    supervisor_urls: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -17,14 +106,31 @@ class Settings:
     client_id: str = "lampfleet-gateway"
     topic_prefix: str = "lampfleet"
     database: Path = Path("var/lampfleet.sqlite3")
+    # Master key that encrypts device keys at rest; empty = "<database>.masterkey" beside the database.
+    master_key_file: str = ""
     # "wall": now is the gateway's clock. "device": now is the newest device time seen in frames, for
     # emulated fleets running on accelerated virtual time.
     clock: str = "wall"
-    # Detection thresholds (docs/alert-rules.md).
+    # MQTT: protocol 5 lets the gateway hold up to receive_maximum unacknowledged messages (acked only
+    # after the batch is committed); the broker keeps the session (and queued frames) this long.
+    mqtt_protocol: int = 5
+    receive_maximum: int = 2000
+    session_expiry_s: int = 30 * 86400
+    # After a restart: alerts are recorded but crews are not notified until this has passed.
+    grace_s: int = 900
+    # Loopback JSON API (0 = off).
+    api_host: str = "127.0.0.1"
+    api_port: int = 0
+    # Kept here for compatibility; [detect] raise_after/clear_after win when given.
     raise_after: int = 2
     clear_after: int = 2
     silent_after_intervals: float = 3.0
     log_level: str = "INFO"
+    detect: DetectSettings = field(default_factory=DetectSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    influx: InfluxSettings = field(default_factory=InfluxSettings)
+    crews: dict[str, Crew] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -38,8 +144,80 @@ class Settings:
         except ValueError:
             raise SettingsError(f"broker_url {url!r}: port must be a number") from None
 
+    @property
+    def master_key_path(self) -> Path:
+        return Path(self.master_key_file) if self.master_key_file else Path(str(self.database) + ".masterkey")
 
-def load(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    def detect_settings(self) -> DetectSettings:
+        """[detect], with the legacy [gateway] damping values when [detect] left them at default."""
+        d, default = self.detect, DetectSettings()
+        return replace(
+            d,
+            raise_after=self.raise_after if d.raise_after == default.raise_after else d.raise_after,
+            clear_after=self.clear_after if d.clear_after == default.clear_after else d.clear_after,
+            min_silent_intervals=max(d.min_silent_intervals, int(self.silent_after_intervals)),
+        )
+
+
+_SECTIONS = {"detect": DetectSettings, "alerts": AlertSettings, "storage": StorageSettings, "influx": InfluxSettings}
+_NESTED = {"detect", "alerts", "storage", "influx", "crews", "extra"}
+
+
+def _coerce(section: str, key: str, current: Any, value: Any) -> Any:
+    try:
+        if isinstance(current, Path):
+            return Path(value)
+        if isinstance(current, bool):
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                return str(value).lower() in ("1", "true", "yes", "on")
+            raise ValueError
+        if isinstance(current, (int, float)):
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(current, int) and isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError
+                return int(value)
+            return type(current)(value)
+        if isinstance(current, list):
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError
+            return value
+        if isinstance(current, str) and not isinstance(value, str):
+            raise ValueError
+        return value
+    except (ValueError, TypeError):
+        raise SettingsError(f"setting [{section}] {key}: {value!r} is not a {type(current).__name__}") from None
+
+
+def _apply(obj: Any, section: str, values: dict[str, Any], skip: frozenset[str] | set[str] = frozenset()) -> None:
+    known = {f.name for f in fields(obj)} - skip
+    for key, value in values.items():
+        if key not in known:
+            raise SettingsError(f"unknown {section} setting {key!r} (known: {', '.join(sorted(known))})")
+        setattr(obj, key, _coerce(section, key, getattr(obj, key), value))
+
+
+def _crews(raw: Any) -> dict[str, Crew]:
+    if not isinstance(raw, dict):
+        raise SettingsError("[crews] must be tables: [crews.NAME] urls = [...]")
+    crews = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise SettingsError(f"[crews.{name}] must be a table with urls = [...]")
+        crew = Crew(name)
+        _apply(crew, f"crews.{name}", table, skip={"name"})
+        if crew.language and crew.language not in ("fr", "en"):
+            raise SettingsError(f"[crews.{name}] language must be 'fr' or 'en'")
+        crews[name] = crew
+    return crews
+
+
+def load(path: Path | str | None = None, env: dict[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     raw: dict = {}
     if path is not None:
@@ -49,27 +227,44 @@ def load(path: Path | None = None, env: dict[str, str] | None = None) -> Setting
             raise SettingsError(f"config file {path} not found") from None
         except tomllib.TOMLDecodeError as e:
             raise SettingsError(f"config file {path}: {e}") from None
-    flat = dict(raw.get("gateway", {}))
-    known = {f.name: f for f in fields(Settings)}
+    unknown = set(raw) - {"gateway", *_SECTIONS, "crews"}
+    if unknown:
+        raise SettingsError(f"unknown section [{sorted(unknown)[0]}] (known: gateway, {', '.join(_SECTIONS)}, crews)")
+    sections: dict[str, dict] = {"gateway": dict(raw.get("gateway", {}))}
+    for name in _SECTIONS:
+        sections[name] = dict(raw.get(name, {}))
     for key, value in env.items():
-        if key.startswith("LAMPFLEET_GATEWAY_"):
-            flat[key[len("LAMPFLEET_GATEWAY_"):].lower()] = value
+        if not key.startswith("LAMPFLEET_"):
+            continue
+        section, _, name = key[len("LAMPFLEET_"):].lower().partition("_")
+        if section in sections and name:
+            sections[section][name] = value
     settings = Settings()
-    for key, value in flat.items():
-        if key not in known or key == "extra":
-            raise SettingsError(f"unknown gateway setting {key!r} (known: {', '.join(sorted(known))})")
-        current = getattr(settings, key)
-        try:
-            if isinstance(current, Path):
-                value = Path(value)
-            elif isinstance(current, bool):
-                value = str(value).lower() in ("1", "true", "yes")
-            elif isinstance(current, (int, float)) and not isinstance(value, (int, float)):
-                value = type(current)(value)
-        except ValueError:
-            raise SettingsError(f"setting {key}: {value!r} is not a {type(current).__name__}") from None
-        setattr(settings, key, value)
+    _apply(settings, "gateway", sections["gateway"], skip=_NESTED)
+    for name, cls in _SECTIONS.items():
+        _apply(getattr(settings, name), name, sections[name])
+    settings.crews = _crews(raw.get("crews", {}))
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
     if settings.clock not in ("wall", "device"):
         raise SettingsError("setting clock must be 'wall' or 'device'")
+    if settings.mqtt_protocol not in (4, 5):
+        raise SettingsError("setting mqtt_protocol must be 5 (MQTT v5) or 4 (MQTT 3.1.1)")
+    if settings.alerts.language not in ("fr", "en"):
+        raise SettingsError("setting [alerts] language must be 'fr' or 'en'")
+    d = settings.detect
+    if not 0.0 < d.loss_rate < 1.0:
+        raise SettingsError("setting [detect] loss_rate must be between 0 and 1 (exclusive)")
+    if not 0.0 < d.silence_false_alarm < 1.0:
+        raise SettingsError("setting [detect] silence_false_alarm must be between 0 and 1 (exclusive)")
+    for name in ("raise_after", "clear_after"):
+        if getattr(d, name) < 1 or getattr(settings, name) < 1:
+            raise SettingsError(f"setting {name} must be at least 1")
+    if settings.storage.raw_retention_days < 1:
+        raise SettingsError("setting [storage] raw_retention_days must be at least 1")
+    if settings.influx.url and not settings.influx.url.startswith(("http://", "https://")):
+        raise SettingsError(f"setting [influx] url {settings.influx.url!r} must start with http:// or https://")
     settings.broker_host_port  # validate early
-    return settings

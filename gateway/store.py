@@ -1,7 +1,9 @@
 """Time-series storage in SQLite: readings, events and boots, idempotent on (lamp, frame counter).
 
-Rows are buffered and written in one transaction per batch; a duplicate or replayed frame hits the
-primary key and is ignored, so a backlog replayed twice never doubles a point.
+Rows are buffered and written in one transaction per batch, together with each lamp's progress (last
+frame counter and time): a duplicate or replayed frame hits the primary key and is ignored, so a
+backlog replayed twice never doubles a point. When the InfluxDB output is on, triggers put each row
+that was really inserted into the `spool` table inside the same transaction (gateway/influx.py).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import sqlite3
 
 from gateway.registry import Lamp
 
-_READING_COLS = ("vbat_mv", "ibat_ma", "led_ma", "pv_mv", "soc_pct", "led_pct", "temp_c", "mode")
+_NO_FAULTS = "[]"
 
 
 class Store:
@@ -19,29 +21,44 @@ class Store:
         self._readings: list[tuple] = []
         self._events: list[tuple] = []
         self._boots: list[tuple] = []
+        self._progress: dict[str, Lamp] = {}
+        self.oldest_new_s: int | None = None  # for daily downsampling of late frames
+        self.rows = 0
 
     def add(self, lamp: Lamp, frame: dict, rx_s: float) -> None:
-        lid, fcnt = lamp.lamp_id, frame["fcnt"]
-        if frame["type"] == "status":
-            self._readings.append((lid, fcnt, frame["time_s"], rx_s, *(frame[c] for c in _READING_COLS),
-                                   json.dumps(frame["faults"])))
-        elif frame["type"] == "event":
+        lid, fcnt, kind, t = lamp.lamp_id, frame["fcnt"], frame["type"], frame["time_s"]
+        if kind == "status":
+            faults = frame["faults"]
+            self._readings.append((lid, fcnt, t, rx_s, frame["vbat_mv"], frame["ibat_ma"], frame["led_ma"],
+                                   frame["pv_mv"], frame["soc_pct"], frame["led_pct"], frame["temp_c"],
+                                   frame["mode"], json.dumps(faults) if faults else _NO_FAULTS))
+            if self.oldest_new_s is None or t < self.oldest_new_s:
+                self.oldest_new_s = t
+        elif kind == "event":
             for i, ev in enumerate(frame["events"]):
-                self._events.append((lid, fcnt, i, frame["time_s"], ev["code"], ev["action"], ev["value"], ev["ref"]))
-        elif frame["type"] == "boot":
-            self._boots.append((lid, fcnt, frame["time_s"], frame["fw_version"], frame["reset_cause"],
-                                frame["boot_count"]))
+                self._events.append((lid, fcnt, i, t, ev["code"], ev["action"], ev["value"], ev["ref"]))
+        elif kind == "boot":
+            self._boots.append((lid, fcnt, t, frame["fw_version"], frame["reset_cause"], frame["boot_count"]))
+        self._progress[lid] = lamp
+
+    def pending(self) -> int:
+        return len(self._readings) + len(self._events) + len(self._boots)
 
     def flush(self) -> int:
-        """Write everything buffered in one transaction; return the number of rows offered."""
-        n = len(self._readings) + len(self._events) + len(self._boots)
-        if not n:
+        """Write everything buffered, and the lamps' progress, in one transaction; return rows offered."""
+        n = self.pending()
+        if not n and not self._progress:
             return 0
-        with self.conn:
-            self.conn.execute("BEGIN")
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", self._readings)
-            self.conn.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?)", self._events)
-            self.conn.executemany("INSERT OR IGNORE INTO boots VALUES (?,?,?,?,?,?)", self._boots)
+        conn = self.conn
+        with conn:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", self._readings)
+            conn.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?)", self._events)
+            conn.executemany("INSERT OR IGNORE INTO boots VALUES (?,?,?,?,?,?)", self._boots)
+            conn.executemany("UPDATE lamps SET last_fcnt=?, last_seen_s=?, fw_version=? WHERE lamp_id=?",
+                             [(lp.last_fcnt, lp.last_seen_s, lp.fw_version, lp.lamp_id)
+                              for lp in self._progress.values()])
         self._readings, self._events, self._boots = [], [], []
+        self._progress = {}
+        self.rows += n
         return n

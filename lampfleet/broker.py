@@ -6,6 +6,7 @@ never touch a system broker or each other.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -58,7 +59,11 @@ class Mosquitto:
             raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
+        extra_config = self.extra_config
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+                 # As root, mosquitto would drop to the `mosquitto` user and could not write its session
+                 # store in our directory: persistent sessions would not survive a broker restart.
+                 *(["user root"] if os.geteuid() == 0 and "\nuser " not in "\n" + extra_config else []),
                  f"persistence {'true' if self.persistence else 'false'}",
                  f"persistence_location {self.workdir}/", "max_queued_messages 0", self.extra_config]
         if "allow_anonymous" in self.extra_config:

@@ -20,6 +20,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("lampfleet.demo", "Broker, gateway and emulated lamps with one fault: watch the alert arrive."),
     "emulate": ("emulator.cli", "Run emulated lamps on simulated sun, battery, LED and radio."),
     "gateway": ("gateway.cli", "Run the gateway service: ingest, store, detect, alert."),
+    "lamps": ("gateway.cli_lamps", "Registry of lamps and kits: list, show, add, import, export (never keys)."),
+    "status": ("gateway.cli_status", "Fleet health by site: lit, dimmed, dark, silent."),
+    "alerts": ("gateway.cli_alerts", "Alerts: list, acknowledge, resolve, silence, audit trail."),
+    "history": ("gateway.cli_history", "A lamp's readings over time: table, JSON or PNG plot."),
+    "bench": ("gateway.bench", "Benchmarks (ingest: frames/s against bare paho, backlog replay)."),
 }
 
 

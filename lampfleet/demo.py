@@ -51,7 +51,9 @@ def run_demo(n_lamps: int, days: float, seed: int, workdir: Path) -> list[dict]:
     console.print(f"[bold]broker[/]   {broker.kind} on {broker.url}")
     fleet = make_fleet(n_lamps, seed)
     faulty = fleet[-1].lamp_id
-    settings = Settings(broker_url=broker.url, database=workdir / "gateway.sqlite3", clock="device")
+    settings = Settings(broker_url=broker.url, database=workdir / "gateway.sqlite3", clock="device",
+                        # the embedded fallback broker (amqtt) speaks MQTT 3.1.1 only
+                        mqtt_protocol=5 if broker.kind == "mosquitto" else 4)
     service = GatewayService(settings)
     for ident in fleet:
         service.gateway.registry.add(Lamp(ident.lamp_id, ident.devaddr, ident.key, site="bangui"))

@@ -4,8 +4,8 @@ Every failure is a ToolError, printed as `lampfleet: <what happened>` and `  hin
 `--json` prints the report (never a key) for scripts. Commands: `flash_command`, `provision_command`,
 `device_command` (registered by lampfleet/cli.py through tools.cmd_flash/cmd_provision/cmd_device).
 
-KEY_HOOK: set by the integration (the gateway registry) to receive new keys; `flash`/`provision` warn when
-a new key was written and nothing registered it.
+KEY_HOOK: receives new keys; when unset, keys go to the gateway registry named by $LAMPFLEET_CONFIG (else
+the gateway's default database), through gateway.provisioning.registry_hook().
 """
 from __future__ import annotations
 
@@ -52,10 +52,14 @@ def _board(value: str | None) -> str | dict[str, Any] | None:
 
 def _key_sink(warn: list[str]) -> OnKey:
     def on_key(lamp_id: str, devaddr: int, key: bytes) -> None:
-        if KEY_HOOK is not None:
-            KEY_HOOK(lamp_id, devaddr, key)
-        else:
-            warn.append(lamp_id)
+        hook = KEY_HOOK
+        if hook is None:
+            # The gateway's registry ($LAMPFLEET_CONFIG, else its default database): the key is sealed
+            # there before the lamp switches to it.
+            from gateway.provisioning import registry_hook
+
+            hook = registry_hook()
+        hook(lamp_id, devaddr, key)
 
     return on_key
 

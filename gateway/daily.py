@@ -1,0 +1,179 @@
+"""Detection over days: harvest per local day against the site's peers, kit use, nightly battery capacity.
+
+Pure, like gateway/detect.py which owns it. A "day" is a local calendar day (Bangui: UTC+1). A day is
+judged once it has ended and `SETTLE_S` more has passed, so late frames of that day still count.
+"""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from gateway.faults import CHARGING_FAILURE, LANTERN_NOT_CHARGING, LANTERN_UNUSED
+from gateway.registry import Lamp
+from gateway.settings import DetectSettings
+
+if TYPE_CHECKING:
+    from gateway.detect import Track
+
+DAY_S = 86400
+SETTLE_S = 2 * 3600
+MIN_DAY_FRAMES = 12  # two hours of status frames: fewer and the day says nothing about harvest
+MIN_NIGHT_FRAMES = 10
+MIN_NIGHT_SOC_DROP = 15
+FULL_SOC_PCT = 95
+KEEP_DAYS = 4
+KEEP_CAPACITIES = 30
+
+
+def local_day(t_s: int, utc_offset_s: int) -> int:
+    return (t_s + utc_offset_s) // DAY_S
+
+
+def day_name(day: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=day)).isoformat()
+
+
+def is_night_hour(t_s: int, utc_offset_s: int) -> bool:
+    hour = (t_s + utc_offset_s) % DAY_S // 3600
+    return hour >= 18 or hour < 6
+
+
+@dataclass
+class DaySummary:
+    frames: int = 0
+    harvest_mah: float = 0.0
+    pv_max_mv: int = 0
+    soc_max_pct: int = 0
+    used: bool = False
+    last_s: int = 0
+
+
+@dataclass
+class LampDays:
+    day: int | None = None
+    current: DaySummary = field(default_factory=DaySummary)
+    done: dict[int, DaySummary] = field(default_factory=dict)
+    judged_upto: int = -1
+    first_day: int | None = None
+    last_used_day: int | None = None
+    last_t: int | None = None
+    # Night discharge for the capacity estimate.
+    night_mah: float = 0.0
+    night_frames: int = 0
+    night_soc_start: int | None = None
+    night_soc_end: int | None = None
+    capacities: list[int] = field(default_factory=list)
+
+    def add_status(self, lamp: Lamp, st: dict, utc_offset_s: int) -> int | None:
+        """Account one status frame (in time order); return a capacity estimate when a night just ended."""
+        t = st["time_s"]
+        interval = lamp.status_interval_s
+        dt = interval if self.last_t is None else min(max(t - self.last_t, 0), 3 * interval)
+        self.last_t = t
+        day = local_day(t, utc_offset_s)
+        if self.day != day:
+            if self.day is not None:
+                self.done[self.day] = self.current
+                for old in [d for d in self.done if d < day - KEEP_DAYS]:
+                    del self.done[old]
+            self.day, self.current = day, DaySummary()
+            if self.first_day is None:
+                self.first_day = day
+        cur = self.current
+        ibat, soc = st["ibat_ma"], st["soc_pct"]
+        cur.frames += 1
+        cur.last_s = t
+        if ibat > 0:
+            cur.harvest_mah += ibat * dt / 3600
+        cur.pv_max_mv = max(cur.pv_max_mv, st["pv_mv"])
+        if soc is not None:
+            cur.soc_max_pct = max(cur.soc_max_pct, soc)
+        if st["led_pct"] >= 5 or st["mode"] == "manual_on":
+            cur.used = True
+            self.last_used_day = day
+        return self._night(st, dt)
+
+    def _night(self, st: dict, dt: int) -> int | None:
+        mode, soc, ibat = st["mode"], st["soc_pct"], st["ibat_ma"]
+        if mode in ("night", "low_battery"):
+            if self.night_soc_start is None:
+                self.night_soc_start, self.night_mah, self.night_frames = soc, 0.0, 0
+            if ibat < 0:
+                self.night_mah += -ibat * dt / 3600
+            self.night_frames += 1
+            self.night_soc_end = soc
+            return None
+        if mode != "day" or self.night_soc_start is None:
+            return None
+        start, end, mah, frames = self.night_soc_start, self.night_soc_end, self.night_mah, self.night_frames
+        self.night_soc_start = self.night_soc_end = None
+        if start is None or end is None or frames < MIN_NIGHT_FRAMES or start - end < MIN_NIGHT_SOC_DROP:
+            return None
+        capacity = int(mah * 100 / (start - end))
+        self.capacities.append(capacity)
+        del self.capacities[:-KEEP_CAPACITIES]
+        return capacity
+
+
+class DayJudge:
+    def __init__(self, settings: DetectSettings, utc_offset_s: int):
+        self.s = settings
+        self.utc_offset_s = utc_offset_s
+
+    def judge(self, lamps: Iterable[Lamp], tracks: dict[str, Track], now_s: int
+              ) -> Iterator[tuple[Lamp, str, bool, int, dict]]:
+        """(lamp, fault, bad, at_s, evidence) for every lamp-day that ended and was not judged yet."""
+        settled = local_day(now_s - SETTLE_S, self.utc_offset_s) - 1  # last day that is over and settled
+        groups: dict[tuple[str, str], list[Lamp]] = {}
+        for lamp in lamps:
+            if lamp.lamp_id in tracks:
+                groups.setdefault((lamp.site, lamp.kind), []).append(lamp)
+        for members in groups.values():
+            for lamp in members:
+                days = tracks[lamp.lamp_id].days
+                todo = sorted(d for d in days.done if days.judged_upto < d <= settled)
+                for day in todo:
+                    yield from self._charging(lamp, day, members, tracks)
+                    if lamp.kind == "kit":
+                        yield from self._use(lamp, day, days)
+                    days.judged_upto = day
+
+    def _charging(self, lamp: Lamp, day: int, members: list[Lamp], tracks: dict[str, Track]
+                  ) -> Iterator[tuple[Lamp, str, bool, int, dict]]:
+        s = self.s
+        mine = tracks[lamp.lamp_id].days.done[day]
+        if mine.frames < MIN_DAY_FRAMES:
+            return
+        peers = [tracks[p.lamp_id].days.done[day] for p in members
+                 if p.lamp_id != lamp.lamp_id and day in tracks[p.lamp_id].days.done
+                 and tracks[p.lamp_id].days.done[day].frames >= MIN_DAY_FRAMES]
+        if len(peers) < s.charging_min_peers:
+            return
+        median_mah = statistics.median(p.harvest_mah for p in peers)
+        median_pv = statistics.median(p.pv_max_mv for p in peers)
+        if median_mah < s.charging_min_mah:
+            return  # the site did not harvest either (storm, dust): nothing to compare
+        low_harvest = mine.harvest_mah * 100 < median_mah * s.charging_ratio_pct and mine.soc_max_pct < FULL_SOC_PCT
+        dark_panel = mine.pv_max_mv * 100 < median_pv * s.charging_ratio_pct
+        fault = LANTERN_NOT_CHARGING if lamp.kind == "kit" else CHARGING_FAILURE
+        yield lamp, fault, low_harvest or dark_panel, mine.last_s, {
+            "day": day_name(day), "harvest_mah": round(mine.harvest_mah), "site_median_mah": round(median_mah),
+            "pv_max_mv": mine.pv_max_mv, "site_pv_median_mv": round(median_pv), "soc_max_pct": mine.soc_max_pct,
+            "peers": len(peers)}
+
+    def _use(self, lamp: Lamp, day: int, days: LampDays) -> Iterator[tuple[Lamp, str, bool, int, dict]]:
+        summary = days.done[day]
+        if summary.used:
+            yield lamp, LANTERN_UNUSED, False, summary.last_s, {"day": day_name(day), "used": True}
+            return
+        since = days.last_used_day if days.last_used_day is not None else days.first_day
+        if since is None:
+            return
+        unused = day - since if days.last_used_day is not None else day - since + 1
+        if unused >= self.s.unused_days:
+            yield lamp, LANTERN_UNUSED, True, summary.last_s, {
+                "days_unused": unused, "last_used_day": day_name(days.last_used_day) if days.last_used_day
+                is not None else None}

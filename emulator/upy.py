@@ -22,10 +22,23 @@ from pathlib import Path
 from emulator.scenario import LampIdentity, Scenario
 from emulator.world import LampWorld
 
-REPO = Path(__file__).resolve().parent.parent
 FRAME_SINK = Callable[[str, bytes, float], None]  # (lamp_id, frame, device time s)
 MAX_RESTARTS = 20
 OFF_POLL_S = 300.0  # how often an unpowered lamp's world is advanced to see if power came back
+
+
+def build_firmware(micropython: str, dest: Path) -> Path:
+    """The application as the flash tool would install it on this interpreter: compiled .mpy files for
+    its .mpy version and architecture, laid out as on the lamp (dest/main.py, dest/lib/...).
+
+    Running compiled modules, as a flashed lamp does, matters on a 96 KB heap: compiling the sources at
+    import would need more memory than the firmware itself."""
+    from tools.build import MpyTarget, build_app
+
+    out = subprocess.run([micropython, "-c", "import sys; print(sys.implementation._mpy)"],
+                         capture_output=True, text=True, check=True)
+    build_app(MpyTarget.from_sys_mpy(int(out.stdout))).write_to(dest)
+    return dest
 
 
 def find_micropython() -> str:
@@ -76,10 +89,10 @@ class UpyEmulator:
         (lamp.dir / "config.json").write_text(json.dumps(config))
 
     def _spawn(self, lamp: _Lamp) -> None:
-        env = dict(os.environ, MICROPYPATH=f"{lamp.dir / 'lib'}:{REPO}")
+        env = dict(os.environ, MICROPYPATH=str(self.app_dir / "lib"))
         log = open(lamp.dir / "console.log", "ab")
         lamp.proc = subprocess.Popen(
-            [self.micropython, "-X", f"heapsize={self.heapsize}", str(REPO / "firmware" / "main.py")],
+            [self.micropython, "-X", f"heapsize={self.heapsize}", str(self.app_dir / "main.py")],
             cwd=lamp.dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -151,6 +164,9 @@ class UpyEmulator:
             for i, ident in enumerate(sc.lamps)
         ]
         by_id = {lamp.ident.lamp_id: lamp for lamp in lamps}
+        # One compiled copy of the application, shared read-only by every lamp (their flash holds only
+        # their own files: config, board, state).
+        self.app_dir = build_firmware(self.micropython, self.workdir / "_app")
         unidentified: dict[socket.socket, bytes] = {}
         for lamp in lamps:
             self._prepare(lamp, bus)

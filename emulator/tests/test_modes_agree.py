@@ -14,10 +14,10 @@ def _frames(runner_cls, scenario, workdir):
 
 
 def _scenario():
-    # Three days from a high state of charge at full power: lamp 2 loses its LED, lamp 3's battery runs
-    # flat on the second night, so power loss and reboot are compared too.
+    # Lamp 2 loses its LED; lamp 3 has a worn battery and a brown-out on the second night, so supply loss
+    # and reboot are compared too.
     return Scenario(make_fleet(3, seed=11), days=2.5, seed=11,
-                    faults=parse("2:led_open@8h,3:battery_degraded=0.25@1h"))
+                    faults=parse("2:led_open@8h,3:battery_degraded=0.25@1h,3:brown_out@33h"))
 
 
 def test_micropython_and_fleet_modes_send_identical_frames(tmp_path):

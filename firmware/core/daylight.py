@@ -1,9 +1,7 @@
-"""Day/night decision from PV voltage: hysteresis plus a confirmation delay.
-
-A storm cloud, lightning or headlights change the PV voltage for seconds to minutes; a real dusk or dawn
-holds. The decision flips only after the voltage stayed past the threshold for `daylight_confirm_s`.
-At boot there is no history: the first sample decides at once, so a lamp rebooting at night lights now.
-"""
+"""Day/night decision from PV voltage: hysteresis plus a confirmation delay."""
+# A storm cloud, lightning or headlights change the PV voltage for seconds to minutes; a real dusk or dawn
+# holds. The decision flips only after the voltage stayed past the threshold for `daylight_confirm_s`.
+# At boot there is no history: the first sample decides at once, so a lamp rebooting at night lights now.
 
 DAY = 0
 NIGHT = 1
@@ -13,23 +11,25 @@ class Daylight:
     def __init__(self):
         self.phase = None  # unknown until the first sample
         self.pending_since_ms = None
+        self.crossed_ms = None  # when the last confirmed change began (its confirmation delay excluded)
 
     def update(self, cfg, pv_mv, now_ms):
         """Return (phase, changed) after this sample."""
         if self.phase is None:
-            self.phase = NIGHT if pv_mv < cfg["dusk_pv_mv"] else DAY
+            self.phase = NIGHT if pv_mv < cfg.dusk_pv_mv else DAY
             return self.phase, True
         if self.phase == DAY:
-            crossing = pv_mv < cfg["dusk_pv_mv"]
+            crossing = pv_mv < cfg.dusk_pv_mv
         else:
-            crossing = pv_mv > cfg["dawn_pv_mv"]
+            crossing = pv_mv > cfg.dawn_pv_mv
         if not crossing:
             self.pending_since_ms = None
             return self.phase, False
         if self.pending_since_ms is None:
             self.pending_since_ms = now_ms
-        if now_ms - self.pending_since_ms >= cfg["daylight_confirm_s"] * 1000:
+        if now_ms - self.pending_since_ms >= cfg.daylight_confirm_s * 1000:
             self.phase = NIGHT if self.phase == DAY else DAY
+            self.crossed_ms = self.pending_since_ms
             self.pending_since_ms = None
             return self.phase, True
         return self.phase, False

@@ -1,42 +1,51 @@
-"""LED current sanity check: measured current against the commanded level.
-
-Raised after `led_fault_samples` consecutive bad samples and cleared after as many good ones, so a
-single noisy ADC reading neither raises nor clears a fault. Only judged while the LED is commanded on
-above 5 %: at lower levels the current sense is in the noise.
-"""
+"""Fault bookkeeping with evidence, and the LED check (measured current against the applied level)."""
+# Every fault is raised or cleared as an event (code, action, value, ref) whose value and ref are the
+# evidence: the reading and the limit it was judged against. `judge` needs `need` consecutive verdicts
+# the same way before it changes a fault, so a single noisy ADC reading neither raises nor clears one.
+#
+# The LED check runs only while the LED was driven above 5 % (lower, the current sense is in the noise).
+# Open string: current below 10 % of expected; short: above 160 %. A current while the LED is commanded
+# off, or the driver's fault pin, is a driver fault. An open string and a dead driver both show no
+# current: the driver pin (where fitted) tells them apart.
 from telemetry import schema
 
 LED_OPEN = schema.FAULT_CODES["led_open"]
 LED_SHORT = schema.FAULT_CODES["led_short"]
+DRIVER = schema.FAULT_CODES["driver"]
 
 
-class LedCheck:
+def i16(v):
+    return max(-32768, min(32767, v))
+
+
+class Faults:
     def __init__(self):
-        self.bad = {LED_OPEN: 0, LED_SHORT: 0}
-        self.good = {LED_OPEN: 0, LED_SHORT: 0}
+        self.bits = 0
+        self.n = {}  # code -> consecutive verdicts: > 0 bad, < 0 good
 
-    def update(self, cfg, faults, led_pct, led_ma, events):
-        """Return the new fault bitmap; append (code, action, value, ref) events on changes."""
-        if led_pct < 5:
-            return faults
-        expected = cfg["led_max_ma"] * led_pct // 100
-        verdicts = (
-            (LED_OPEN, led_ma * 100 < expected * cfg["led_open_ratio_pct"]),
-            (LED_SHORT, led_ma * 100 > expected * cfg["led_short_ratio_pct"]),
-        )
-        need = cfg["led_fault_samples"]
-        for code, is_bad in verdicts:
-            bit = 1 << code
-            if is_bad:
-                self.good[code] = 0
-                self.bad[code] += 1
-                if not faults & bit and self.bad[code] >= need:
-                    faults |= bit
-                    events.append((code, schema.RAISED, led_ma, expected))
-            else:
-                self.bad[code] = 0
-                self.good[code] += 1
-                if faults & bit and self.good[code] >= need:
-                    faults &= ~bit
-                    events.append((code, schema.CLEARED, led_ma, expected))
-        return faults
+    def set(self, code, on, value, ref, events):
+        bit = 1 << code
+        if bool(self.bits & bit) != bool(on):
+            self.bits ^= bit
+            events.append((code, schema.RAISED if on else schema.CLEARED, i16(value), i16(ref)))
+
+    def judge(self, code, bad, need, value, ref, events):
+        c = self.n.get(code, 0)
+        if bad:
+            c = c + 1 if c > 0 else 1
+        else:
+            c = c - 1 if c < 0 else -1
+        self.n[code] = c
+        if c >= need or -c >= need:
+            self.set(code, bad, value, ref, events)
+
+
+def check_led(cfg, faults, applied_pct, led_ma, driver_pin, events):
+    need = cfg.led_fault_samples
+    if applied_pct >= 5:
+        expected = cfg.led_max_ma * applied_pct // 100
+        faults.judge(LED_OPEN, led_ma * 100 < expected * cfg.led_open_ratio_pct, need, led_ma, expected, events)
+        faults.judge(LED_SHORT, led_ma * 100 > expected * cfg.led_short_ratio_pct, need, led_ma, expected, events)
+    stray = applied_pct == 0 and led_ma * 10 > cfg.led_max_ma
+    if stray or driver_pin or applied_pct >= 5 or faults.bits & (1 << DRIVER):
+        faults.judge(DRIVER, stray or bool(driver_pin), need, led_ma, applied_pct, events)

@@ -1,10 +1,8 @@
-"""HAL for the lamp emulator: sensors, LED, radio and time come from the emulator over a board bus.
-
-The bus is one TCP connection to the emulator (address in board.json), one JSON line per request. Time
-is virtual: `sleep_ms` returns when the emulator has advanced the simulated world, which may take
-microseconds of wall time for an hour of lamp time. Outputs and transmitted frames are buffered and
-sent with the next `sleep_ms`, so one simulated sample costs one round trip.
-"""
+"""HAL for the lamp emulator: sensors, LED, radio and time come from the emulator over a board bus."""
+# The bus is one TCP connection to the emulator (address in board.json), one JSON line per request. Time
+# is virtual: `sleep_ms` returns when the emulator has advanced the simulated world, which may take
+# microseconds of wall time for an hour of lamp time. Outputs and transmitted frames are buffered and
+# sent with the next `sleep_ms`, so one simulated sample costs one round trip.
 import json
 import socket
 

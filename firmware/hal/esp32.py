@@ -1,82 +1,186 @@
-"""HAL for the ESP32 lamp controller, against the real MicroPython `machine` API.
-
-Pins, ADC dividers and radio wiring come from the board file (boards/*.json copied to /board.json by the
-flash tool). ADC inputs use 11 dB attenuation and `read_uv()` (eFuse-calibrated); dividers are chosen so
-that every signal stays inside the linear 150-2450 mV window. Only ADC1 pins (GPIO32-39) are used: ADC2
-is unusable while WiFi is on.
-"""
+"""HAL for the ESP32 lamp controller, against the real MicroPython `machine` and `esp32` APIs."""
+# Pins, ADC dividers and radio wiring come from the board file (boards/*.json, checked by hal/board.py)
+# copied to /board.json by the flash tool. Analogue inputs use ADC1 pins, `read_uv()` (eFuse-calibrated)
+# averaged over 8 readings, and an attenuation chosen per signal so that it stays inside the linear
+# window (11 dB: 150-2450 mV). Type-checked with basedpyright against micropython-esp32-stubs
+# (firmware/pyrightconfig.json, tests/test_pyright.py).
+#
+# Sleep: light sleep while the LED is off (by day; LEDC PWM stops in light sleep, so never at night:
+# then time.sleep_ms). Motion, button and door inputs wake the chip early (ext1 wake on RTC pins) and
+# are latched by interrupts between samples. Sleeps longer than a third of the watchdog timeout are cut
+# into slices; the watchdog is fed between slices only if the loop fed it before sleeping.
+#
+# Persistence uses files on LittleFS (atomic rename, shell/persist.py) rather than esp32.NVS: one code
+# path for the device, the unix port and CPython.
 import time
 
+import esp32
 import machine
+from micropython import const
+
+from firmware.hal.board import validate
 
 _RESET_CAUSES = {
-    machine.PWRON_RESET: "power_on",
+    machine.PWRON_RESET: "power_on",  # also brown-out: esp_reset_reason BROWNOUT maps here
     machine.HARD_RESET: "hard",
     machine.WDT_RESET: "watchdog",
     machine.DEEPSLEEP_RESET: "deep_sleep",
     machine.SOFT_RESET: "soft",
 }
+_ATTN = {0: machine.ADC.ATTN_0DB, 2: machine.ADC.ATTN_2_5DB, 6: machine.ADC.ATTN_6DB, 11: machine.ADC.ATTN_11DB}
 # time.time() counts from 2000-01-01 on ports built without MICROPY_EPOCH_IS_1970.
 _EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
+_SAMPLES = const(8)
+_FADE_STEP_MS = const(20)
 
 
-class _Channel:
-    def __init__(self, spec):
-        self.adc = machine.ADC(machine.Pin(spec["pin"]), atten=machine.ADC.ATTN_11DB)
-        self.divider = spec.get("divider", 1.0)
-        self.offset_mv = spec.get("offset_mv", 0)
-        self.scale = spec.get("ma_per_mv", spec.get("c_per_mv", 1.0))
+class _Analog:
+    def __init__(self, spec: dict) -> None:
+        self.adc = machine.ADC(machine.Pin(spec["pin"]), atten=_ATTN[spec.get("atten_db", 11)])
+        self.divider = float(spec.get("divider", 1.0))
+        self.offset_mv = float(spec.get("offset_mv", 0))
+        self.scale = float(spec.get("ma_per_mv", spec.get("c_per_mv", 1.0)))
 
-    def read(self):
-        mv = self.adc.read_uv() / 1000 * self.divider - self.offset_mv
+    def read(self) -> int:
+        uv = 0
+        for _ in range(_SAMPLES):
+            uv += self.adc.read_uv()
+        mv = uv / (_SAMPLES * 1000) * self.divider - self.offset_mv
         return int(mv * self.scale)
 
 
+class _Digital:
+    """A level input (tamper, door, driver_fault) or, with "count", an edge counter (pir, button)."""
+
+    def __init__(self, spec: dict) -> None:
+        pull = machine.Pin.PULL_DOWN if spec.get("pull", "down") == "down" else machine.Pin.PULL_UP
+        self.pin = machine.Pin(spec["pin"], machine.Pin.IN, pull)
+        self.active = spec.get("active", 1)
+        self.count = 0
+        self.counting = bool(spec.get("count"))
+        if self.counting:
+            edge = machine.Pin.IRQ_RISING if self.active else machine.Pin.IRQ_FALLING
+            self.pin.irq(trigger=edge, handler=self._edge)
+
+    def _edge(self, pin: machine.Pin) -> None:
+        self.count += 1
+
+    def read(self) -> int:
+        if self.counting:
+            n, self.count = self.count, 0
+            return n
+        return 1 if self.pin.value() == self.active else 0
+
+
 class Esp32Hal:
-    def __init__(self, board):
-        self._channels = {}
+    def __init__(self, board: dict) -> None:
+        problems = validate(board)
+        if problems:
+            raise ValueError("board.json: " + "; ".join(problems))
+        self._analog = {}
         for name, spec in board["adc"].items():
-            self._channels[name] = _Channel(spec)
+            self._analog[name] = _Analog(spec)
+        self._digital = {}
+        wake = []
+        for name, spec in (board.get("inputs") or {}).items():
+            self._digital[name] = _Digital(spec)
+            if spec.get("wake"):
+                wake.append(self._digital[name].pin)
+        if wake:
+            esp32.wake_on_ext1(tuple(wake), esp32.WAKEUP_ANY_HIGH)
         self._pwm = machine.PWM(machine.Pin(board["led_pwm_pin"]), freq=board.get("led_pwm_hz", 20000), duty_u16=0)
-        self._wdt = machine.WDT(timeout=board.get("wdt_timeout_ms", 180000))
+        self._pct = 0
+        self._fade_ms = board.get("led_fade_ms", 400)
+        self._gamma = float(board.get("led_gamma", 2.2))
+        self._switches = {}
+        for name in ("charge_pin", "usb_pin"):
+            if name in board:
+                self._switches[name] = machine.Pin(board[name], machine.Pin.OUT, value=1)
+        self._wdt_ms = board.get("wdt_timeout_ms", 180000)
+        self._wdt = machine.WDT(timeout=self._wdt_ms)
+        self._fed = False
         self._rtc = machine.RTC()
         self._modem = _make_modem(board.get("lora"))
 
-    def reset_cause(self):
-        cause = machine.reset_cause()
-        return _RESET_CAUSES.get(cause, "unknown")
+    def reset_cause(self) -> str:
+        return _RESET_CAUSES.get(machine.reset_cause(), "unknown")
 
-    def now_ms(self):
-        return (time.time_ns() // 1000000) + _EPOCH_OFFSET_S * 1000
+    def now_ms(self) -> int:
+        return time.time_ns() // 1000000 + _EPOCH_OFFSET_S * 1000
 
-    def set_time_ms(self, t_ms):
+    def set_time_ms(self, t_ms: int) -> None:
         tm = time.gmtime(t_ms // 1000 - _EPOCH_OFFSET_S)
         self._rtc.datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], (t_ms % 1000) * 1000))
 
-    def read_inputs(self):
+    def read_inputs(self) -> dict:
         readings = {}
-        for name, channel in self._channels.items():
+        for name, channel in self._analog.items():
+            readings[name] = channel.read()
+        for name, channel in self._digital.items():
             readings[name] = channel.read()
         return readings
 
-    def set_led(self, pct):
-        self._pwm.duty_u16(65535 * max(0, min(100, pct)) // 100)
+    def _duty(self, pct: float) -> int:
+        return int(65535 * max(0.0, min(100.0, pct)) / 100)
 
-    def radio_send(self, frame):
+    def set_led(self, pct: int) -> None:
+        """Fade to pct over led_fade_ms, evenly in perceived brightness (gamma), no visible steps."""
+        old, self._pct = self._pct, pct
+        steps = self._fade_ms // _FADE_STEP_MS
+        if old == pct or old == 0 or pct == 0 or steps < 2:
+            self._pwm.duty_u16(self._duty(pct))
+            return
+        g = self._gamma
+        a, b = (old / 100) ** (1 / g), (pct / 100) ** (1 / g)
+        for i in range(1, steps + 1):
+            p = a + (b - a) * i / steps
+            self._pwm.duty_u16(self._duty(100 * p ** g))
+            time.sleep_ms(_FADE_STEP_MS)
+
+    def set_switches(self, charge_on: bool, usb_on: bool) -> None:
+        if "charge_pin" in self._switches:
+            self._switches["charge_pin"].value(1 if charge_on else 0)
+        if "usb_pin" in self._switches:
+            self._switches["usb_pin"].value(1 if usb_on else 0)
+
+    def radio_send(self, frame: bytes) -> None:
         if self._modem is not None:
             self._modem.send(frame)
 
-    def sleep_ms(self, ms):
-        time.sleep_ms(ms)
+    def sleep_ms(self, ms: int) -> None:
+        fed, self._fed = self._fed, False
+        slice_ms = self._wdt_ms // 3
+        while ms > 0:
+            n = min(ms, slice_ms)
+            start = time.ticks_ms()
+            if self._pct == 0:
+                machine.lightsleep(n)  # returns early when a wake input rises
+            else:
+                time.sleep_ms(n)
+            ms -= max(1, time.ticks_diff(time.ticks_ms(), start))
+            if fed:
+                self._wdt.feed()
+            if self._woken():
+                return
 
-    def feed_watchdog(self):
+    def _woken(self) -> bool:
+        for channel in self._digital.values():
+            if channel.counting and channel.count:
+                return True
+        return False
+
+    def feed_watchdog(self) -> None:
         self._wdt.feed()
+        self._fed = True
 
-    def log(self, msg):
+    def reset(self) -> None:
+        machine.reset()
+
+    def log(self, msg: str) -> None:
         print(msg)
 
 
-def _make_modem(spec):
+def _make_modem(spec: dict | None):
     """SX1276 through micropython-lib's `lora` driver (installed on the device by the flash tool)."""
     if not spec:
         return None

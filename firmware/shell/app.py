@@ -1,76 +1,140 @@
-"""The lamp's main loop: sample, step the core, drive the LED, report, sleep.
-
-A plain loop rather than asyncio tasks: time comes from the HAL (the RTC on the lamp, virtual time in
-the emulator), so the same loop runs a real night in 12 hours and a simulated one in a fraction of a
-second, deterministically.
-"""
+"""The lamp's main loop: sample, step the core, drive the outputs, report, persist, sleep."""
+# A plain loop rather than asyncio tasks: time comes from the HAL (the RTC on the lamp, virtual time in
+# the emulator), so the same loop runs a real night in 12 hours and a simulated one in a fraction of a
+# second, deterministically. Robustness (docs/firmware.md): a core exception is logged, reported
+# (reset_loop event, action point, value = errors in a row, ref = signature) and the sample is handled
+# by the safe controller; three in a row switch to safe mode. The watchdog is fed only after a loop that
+# completed. Learned state is saved atomically, at most hourly (sooner after dusk, dawn, disconnect).
 import binascii
+import gc
 
-from telemetry import codec, schema
+from telemetry import schema
 from telemetry.crypto import DeviceKey
-from firmware.core import config as config_mod
-from firmware.core.controller import LampState, step
-from firmware.shell import persist
+from firmware import shell
+from firmware.core.controller import LampState, safe_step, set_fault, step
+from firmware.shell import persist, report
 from firmware.shell.counter import FrameCounter
-from firmware.version import FW_VERSION
 
-CONFIG_FILE = "config.json"
-BOARD_FILE = "board.json"
 STATE_FILE = "state.json"
-COUNTER_FILE = "fcnt.json"
-MAX_CONSECUTIVE_ERRORS = 5
+E = schema.EVENT_CODES
+HEAP = hasattr(gc, "mem_alloc")  # MicroPython: collect every loop and track the heap (CPython: neither)
+URGENT = (E["dusk"], E["dawn"], E["battery_low"])
+
+
+def signature(e):
+    """A 15-bit fingerprint of an error (type and message) for the event's ref field."""
+    return binascii.crc32(repr(e).encode()) & 0x7FFF
 
 
 class App:
-    def __init__(self, hal, config):
+    def __init__(self, hal, config, boot=None):
+        """`boot`: a startup.Boot made before this module was imported (firmware/main.py); made here
+        when not given."""
+        if boot is None:
+            from firmware.shell import startup
+
+            boot = startup.prepare(hal, config, STATE_FILE)
+            startup.forget()
+        from firmware.core import learned
+
         self.hal = hal
-        self.cfg = config_mod.build(config.get("settings"))
         self.lamp_id = config["lamp_id"]
         self.devaddr = config["devaddr"]
         self.key = DeviceKey(binascii.unhexlify(config["key_hex"]))
         self.profile = config.get("profile", "street")
-        self.counter = FrameCounter(COUNTER_FILE)
-        self.state = LampState(self.cfg)
+        self.site = config.get("site")
+        self.counter = FrameCounter("fcnt.json")
+        self.cfg = boot.cfg
+        self.state = st = LampState(boot.cfg)
+        learned.restore(st, boot.learned)
+        st.night.trusted = boot.clock_trusted
+        st.health.resets = boot.resets
+        st.safe = boot.safe
+        self.boots = boot.history
+        self.pending = [(E[c], schema.ACTIONS.index(a), v, r) for c, a, v, r in boot.events]
+        now_ms = hal.now_ms()
+        self.crashed = False
+        self.stable_ms = now_ms + 3600000
+        self.saver = persist.Saver(STATE_FILE, self.cfg.persist_interval_s)
+        self.save(now_ms)
         self.next_status_ms = 0
-        saved = persist.load(STATE_FILE, {}) or {}
-        self.boot_count = saved.get("boot_count", 0) + 1
-        persist.save(STATE_FILE, {"boot_count": self.boot_count})
+        self.errors = 0
+        self.heap_peak = 0
+        self.loops = 0
 
-    def send(self, ftype, fields):
-        self.hal.radio_send(codec.encode(ftype, self.devaddr, self.counter.next(), self.key, fields))
-
-    def boot(self):
-        self.hal.log("lampfleet %s %s booting (%s)" % (FW_VERSION, self.lamp_id, self.hal.reset_cause()))
-        self.send(schema.BOOT, {
-            "time_s": self.hal.now_ms() // 1000, "fw_version": FW_VERSION,
-            "reset_cause": self.hal.reset_cause(), "boot_count": self.boot_count, "profile": self.profile,
-        })
+    def control(self, inputs, now_ms):
+        """One core step; on an exception the safe controller handles this sample."""
+        st = self.state
+        try:
+            outputs, events = step(st, inputs, now_ms)
+            self.errors = 0
+            return outputs, events
+        except Exception as e:  # noqa: BLE001 - a core bug must not darken the street
+            self.errors += 1
+            self.hal.log("core error %d: %r" % (self.errors, e))
+            events = [(E["reset_loop"], schema.POINT, self.errors, signature(e))]
+            if self.errors >= 3 and not st.safe:
+                self.hal.log("safe mode: core errors")
+                st.safe = True
+                events.append((E["safe_mode"], schema.RAISED, self.boots["crashes"], self.boots["count"] & 0x7FFF))
+            outputs, more = safe_step(st, inputs, now_ms)
+            return outputs, events + more
 
     def loop_once(self):
-        hal = self.hal
+        hal, st = self.hal, self.state
         now_ms = hal.now_ms()
         inputs = hal.read_inputs()
-        outputs, events = step(self.state, inputs, now_ms)
+        outputs, events = self.control(inputs, now_ms)
         hal.set_led(outputs["led_pct"])
-        for i in range(0, len(events), schema.MAX_EVENTS):
-            records = [{"code": c, "action": a, "value": v, "ref": r} for c, a, v, r in events[i:i + schema.MAX_EVENTS]]
-            self.send(schema.EVENT, {"time_s": now_ms // 1000, "events": records})
+        if hasattr(hal, "set_switches"):
+            hal.set_switches(st.charge_on, st.kit.usb_on if st.kit else True)
+        events = self.pending + events
+        self.pending = []
+        report.events(self, events, now_ms)
         if now_ms >= self.next_status_ms:
-            self.send(schema.STATUS, self.status_fields(inputs, now_ms))
-            self.next_status_ms = now_ms + self.cfg["status_interval_s"] * 1000
+            report.status(self, inputs, now_ms)
+            self.next_status_ms = now_ms + self.cfg.status_interval_s * 1000
+        urgent = False
+        for e in events:
+            urgent = urgent or e[0] in URGENT
+        if now_ms >= self.stable_ms:
+            self.boots["crashes"] = 0  # a healthy hour: earlier crashes no longer count (core/boots.py)
+            self.stable_ms = now_ms + 86400000
+            urgent = True
+        if self.saver.due(now_ms, urgent):
+            self.save(now_ms)
+        if HEAP:
+            shell.forget(shell.RARE)
+            self.loops += 1
+            if self.loops > 1:  # the first loop still carries the boot's garbage
+                self.heap_peak = max(self.heap_peak, gc.mem_alloc())
+            gc.collect()
+            if urgent:
+                hal.log("heap: peak %d, live %d bytes" % (self.heap_peak, gc.mem_alloc()))
         hal.feed_watchdog()
         hal.sleep_ms(outputs["next_ms"])
 
-    def status_fields(self, inputs, now_ms):
-        # Readings and the LED level that produced them, so that level and current always agree.
-        st = self.state
-        return {
-            "time_s": now_ms // 1000, "vbat_mv": inputs["vbat_mv"], "ibat_ma": inputs["ibat_ma"],
-            "led_ma": inputs["led_ma"], "pv_mv": inputs["pv_mv"], "soc_pct": inputs.get("soc_pct"),
-            "led_pct": st.applied_pct, "temp_c": inputs["temp_c"], "mode": st.mode, "faults": st.faults,
-        }
+    def save(self, now_ms):
+        code = schema.FAULT_CODES["storage"]
+        try:
+            from firmware.core import learned
+
+            data = {"learned": learned.export(self.state), "boots": self.boots, "time_ms": now_ms,
+                    "crashed": self.crashed}
+            self.saver.save(now_ms, data)
+            self.pending += set_fault(self.state, code, False, self.saver.writes, 0)
+        except MemoryError:
+            self.hal.log("state not saved: out of memory, next loop")  # not a flash fault: retry soon
+            self.saver.last_ms = now_ms - self.saver.interval_ms + 60000
+        except OSError as e:
+            self.hal.log("state not saved: %r" % e)
+            self.pending += set_fault(self.state, code, True, self.saver.writes, signature(e))
+
+    def boot(self):
+        report.boot(self)
 
     def run(self):
+        hal = self.hal
         self.boot()
         errors = 0
         while True:
@@ -79,26 +143,11 @@ class App:
                 errors = 0
             except Exception as e:  # noqa: BLE001 - the loop must outlive one bad sample
                 errors += 1
-                self.hal.log("loop error %d: %r" % (errors, e))
-                if errors >= MAX_CONSECUTIVE_ERRORS:
+                hal.log("loop error %d: %r" % (errors, e))
+                if errors >= 5:
+                    self.crashed = True
+                    try:
+                        self.save(hal.now_ms())
+                    except Exception:  # noqa: BLE001
+                        pass
                     raise
-
-
-def make_hal(board):
-    kind = board.get("board", "emulated")
-    if kind == "emulated":
-        from firmware.hal.emulated import EmulatedHal
-
-        return EmulatedHal(board)
-    from firmware.hal.esp32 import Esp32Hal
-
-    return Esp32Hal(board)
-
-
-def main():
-    board = persist.load(BOARD_FILE)
-    config = persist.load(CONFIG_FILE)
-    if board is None or config is None:
-        print("lampfleet: not provisioned (missing %s or %s)" % (BOARD_FILE, CONFIG_FILE))
-        return
-    App(make_hal(board), config).run()

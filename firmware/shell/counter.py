@@ -1,9 +1,7 @@
-"""Frame counter that never repeats across reboots and power cuts, with few flash writes.
-
-We persist a reservation: the counter may run up to `reserved` before the next write. After a reboot the
-counter restarts at the last reservation, skipping at most BLOCK values. Reusing a counter value would
-let the gateway reject fresh frames as replays (and reuse an AES-CTR keystream), so skipping is the safe side.
-"""
+"""Frame counter that never repeats across reboots and power cuts, with few flash writes."""
+# We persist a reservation: the counter may run up to `reserved` before the next write. After a reboot the
+# counter restarts at the last reservation, skipping at most BLOCK values. Reusing a counter value would
+# let the gateway reject fresh frames as replays (and reuse an AES-CTR keystream), so skipping is the safe side.
 from firmware.shell import persist
 
 BLOCK = 32

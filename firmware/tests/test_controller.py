@@ -1,6 +1,9 @@
 """Controller core: lighting and LED diagnosis across samples (shared: CPython and MicroPython)."""
-from firmware.core import config
-from firmware.core.controller import LampState, step
+from firmware.tests import support
+
+support.load_core()
+from firmware.core.controller import LampState, step  # noqa: E402
+from firmware.tests.support import cfg as build_cfg  # noqa: E402
 from telemetry import schema
 
 MIN = 60000
@@ -9,11 +12,11 @@ LED_SHORT = schema.FAULT_CODES["led_short"]
 
 
 def _inputs(pv_mv, led_ma):
-    return {"vbat_mv": 13100, "ibat_ma": -2000, "pv_mv": pv_mv, "led_ma": led_ma, "temp_c": 27}
+    return {"vbat_mv": 13500, "ibat_ma": -2000, "pv_mv": pv_mv, "led_ma": led_ma, "temp_c": 27}
 
 
 def _night(led_ma_for_level, minutes=10, state=None):
-    state = state or LampState(config.build({}))
+    state = state or LampState(build_cfg())
     all_events = []
     level = 0
     for m in range(minutes):
@@ -24,7 +27,7 @@ def _night(led_ma_for_level, minutes=10, state=None):
 
 
 def test_night_lights_full_and_samples_every_minute():
-    state = LampState(config.build({}))
+    state = LampState(build_cfg())
     out, events = step(state, _inputs(500, 0), 0)
     assert out == {"led_pct": 100, "next_ms": 60000}
     assert events == [(schema.EVENT_CODES["dusk"], schema.POINT, 5, 0)]
@@ -63,7 +66,7 @@ def test_single_noisy_sample_raises_nothing():
 
 def test_led_judged_on_the_level_that_was_applied():
     # At the dusk sample the LED was still off: zero current then is not a fault.
-    state = LampState(config.build({"led_fault_samples": 1}))
+    state = LampState(build_cfg({"led_fault_samples": 1}))
     step(state, _inputs(19000, 0), 0)
     for m in range(1, 7):  # dusk confirmed at minute 6: LED commanded on, nothing judged yet
         step(state, _inputs(500, 0), m * MIN)

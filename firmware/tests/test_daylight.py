@@ -1,5 +1,6 @@
 """Dusk/dawn decisions (shared: runs on CPython and on MicroPython)."""
 from firmware.core import config
+from firmware.tests.support import cfg as build_cfg
 from firmware.core.daylight import DAY, NIGHT, Daylight
 
 MIN = 60000
@@ -7,7 +8,7 @@ MIN = 60000
 
 def _run(samples, cfg=None):
     """samples: list of (minute, pv_mv); returns list of (minute, phase, changed)."""
-    cfg = cfg or config.build({})
+    cfg = cfg or build_cfg()
     d = Daylight()
     return [(m,) + d.update(cfg, pv, m * MIN) for m, pv in samples]
 

@@ -1,0 +1,29 @@
+"""What the gateway may ask of the core (downlink commands), loaded only when one arrives."""
+from telemetry import schema
+
+
+def sync_clock(state, old_ms, new_ms):
+    """The shell set the clock from old_ms to new_ms (time sync): keep every timer coherent."""
+    d = new_ms - old_ms
+    night = state.night
+    night.mids = [(m + d // 1000) % 86400 for m in night.mids]
+    for obj, name in ((night, "since_ms"), (night, "dusk_ms"), (night, "mid_ms"), (night, "dawn_ms"),
+                      (night, "pv_dusk_ms"), (night.daylight, "pending_since_ms")):
+        if getattr(obj, name) is not None:
+            setattr(obj, name, getattr(obj, name) + d)
+    night.trusted = True
+    for name in ("last_ms", "started_ms", "replan_ms", "boost_until_ms", "test_until_ms"):
+        if getattr(state, name) is not None:
+            setattr(state, name, getattr(state, name) + d)
+    state.prot.off_ms += d
+    if state.kit:
+        state.kit.until_ms += d
+    for s in state.segs or ():
+        s[0] += d
+        s[1] += d
+    return [(schema.EVENT_CODES["time_sync"], schema.POINT, max(-32768, min(32767, d // 1000)), 0)]
+
+
+def test_on(state, now_ms, minutes):
+    """Commissioning: full light for `minutes`."""
+    state.test_until_ms = now_ms + minutes * 60000

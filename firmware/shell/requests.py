@@ -1,0 +1,42 @@
+"""Gateway requests to a running lamp (downlink commands and settings), loaded when one arrives.
+
+The link layer (firmware/link) decodes a downlink and calls `command(app, name, arg)` or
+`apply_settings(app, changes)`; the answer feeds its dlack (applied / invalid / unsupported).
+"""
+from telemetry import schema
+from firmware.core import requests as core_requests
+
+
+def command(app, name, arg):
+    """test_on (arg minutes), time_sync (arg Unix seconds), status_now, reboot; 'applied' or 'unsupported'."""
+    hal, now_ms = app.hal, app.hal.now_ms()
+    if name == "test_on":
+        core_requests.test_on(app.state, now_ms, arg)
+    elif name == "time_sync":
+        hal.set_time_ms(arg * 1000)
+        app.pending += core_requests.sync_clock(app.state, now_ms, hal.now_ms())
+        app.state.night.trusted = True
+    elif name == "status_now":
+        app.next_status_ms = 0
+    elif name == "reboot" and hasattr(hal, "reset"):
+        app.save(now_ms)
+        hal.reset()
+    else:
+        return "unsupported"
+    return "applied"
+
+
+def apply_settings(app, changes):
+    """New settings over the current ones; 'applied', or 'invalid' (and nothing changes)."""
+    from firmware.shell import settings
+
+    new = dict(app.cfg.user)
+    new.update(changes)
+    cfg, error = settings.load(new, app.profile, app.site, strict=True)
+    settings.forget()
+    if error is None:
+        app.cfg = app.state.cfg = cfg
+    else:
+        app.hal.log("settings refused: %s" % error)
+    app.pending.append((schema.EVENT_CODES["config_applied"], schema.POINT, 1 if error is None else 0, len(changes)))
+    return "applied" if error is None else "invalid"

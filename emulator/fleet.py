@@ -90,7 +90,7 @@ class _FleetLamp:
 
     def send(self, frame: bytes, t_s: float) -> None:
         self.frames += 1
-        if self.sink and self.world.radio_ok:
+        if self.world.transmit() and self.sink:
             self.sink(self.ident.lamp_id, frame, t_s)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paho.mqtt.client as mqtt
 
-from telemetry import topics
+from telemetry import peek, topics
 
 
 class MqttSink:
@@ -17,10 +17,12 @@ class MqttSink:
         self.client.loop_start()
         self._last = None
         self.sent = 0
+        self.last_fcnt16: dict[str, int] = {}  # per lamp, the counter of the latest frame delivered
 
     def __call__(self, lamp_id: str, frame: bytes, t_s: float) -> None:
         self._last = self.client.publish(topics.uplink(lamp_id, self.prefix), frame, qos=1)
         self.sent += 1
+        self.last_fcnt16[lamp_id] = peek(frame)["fcnt16"]
 
     def close(self) -> None:
         if self._last is not None:

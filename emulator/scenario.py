@@ -31,6 +31,7 @@ class Scenario:
     faults: list[FaultEvent] = field(default_factory=list)
     controller: str = "adaptive"  # or "fixed:PCT"
     settings: dict = field(default_factory=dict)  # firmware setting overrides for every lamp
+    loss_rate: float = 0.0  # fraction of transmitted frames that never reach the network
 
     @property
     def end_s(self) -> float:

@@ -96,7 +96,7 @@ class PacedBus:
             lamp_id = slot
         for frame_hex in frames:
             self.frames[slot] = self.frames.get(slot, 0) + 1
-            if self.sink and self.worlds[slot].radio_ok:
+            if self.worlds[slot].transmit() and self.sink:
                 self.sink(lamp_id, bytes.fromhex(frame_hex), t_s)
 
 

@@ -111,7 +111,7 @@ class UpyEmulator:
         if op == "sleep":
             for frame_hex in request.get("tx", ()):
                 lamp.frames += 1
-                if self.sink and lamp.world.radio_ok:
+                if lamp.world.transmit() and self.sink:
                     self.sink(lamp.ident.lamp_id, bytes.fromhex(frame_hex), lamp.t_s)
             dt = max(0.001, request["ms"] / 1000.0)
             lamp.world.advance(lamp.t_s, dt, request.get("led_pct", 0))

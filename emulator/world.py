@@ -5,6 +5,7 @@ seed and scenario give the same world whichever interpreter runs the firmware.
 """
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 from emulator import faults as fault_specs
@@ -78,6 +79,7 @@ class LampWorld:
         self.dark_minutes = 0.0
         self._is_night = NightClock(self.site)
         self.world_faults: set[str] = set()
+        self._loss_rng = random.Random(f"{scenario.seed}:{ident.lamp_id}:loss")
         self._interruptions_seen = 0
 
     def _apply_due_faults(self, t_s: float) -> None:
@@ -85,13 +87,17 @@ class LampWorld:
         while self._pending and start + self._pending[0].at_s <= t_s:
             ev = self._pending.pop(0)
             if ev.fault in WORLD_FAULTS:
-                self.world_faults.add(ev.fault)
+                (self.world_faults.discard if ev.clear else self.world_faults.add)(ev.fault)
+            elif ev.clear:
+                self.physics.clear_fault(ev.fault)
             else:
                 self.physics.set_fault(ev.fault, ev.value)
 
-    @property
-    def radio_ok(self) -> bool:
-        return "radio_dead" not in self.world_faults
+    def transmit(self) -> bool:
+        """Does the frame the lamp sends now reach the network? (dead radio; random loss, seeded)"""
+        if "radio_dead" in self.world_faults:
+            return False
+        return self.scenario.loss_rate <= 0 or self._loss_rng.random() >= self.scenario.loss_rate
 
     def take_supply_event(self) -> str | None:
         """The reset cause to boot with if the controller lost its supply since the last call, else None."""

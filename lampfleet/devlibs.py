@@ -11,6 +11,12 @@ files into `<cache>/<name>-<version>/`, a directory to put on MICROPYPATH (or to
 
 Cache: $LAMPFLEET_MPYLIB, else ~/.cache/lampfleet/mpylib. Offline: put the sdist in $LAMPFLEET_SDIST_DIR
 (the file name as on PyPI) and nothing is downloaded.
+
+Libraries that are not on PyPI, such as micropython-lib's `lora` drivers, are added to the cache from a
+local copy (a micropython-lib checkout brought on a USB stick, say) and then flashed like the others:
+
+    python -m lampfleet.devlibs --add ~/micropython-lib/micropython/lora/lora/lora           # -> /lib/lora
+    python -m lampfleet.devlibs --add ~/micropython-lib/micropython/lora/lora-sx127x/lora    # merged in
 """
 from __future__ import annotations
 
@@ -121,8 +127,43 @@ def files(name: str = "umqtt.simple2") -> list[tuple[str, Path]]:
     return [(p.relative_to(root).as_posix(), p) for p in sorted(root.rglob("*.py"))]
 
 
+LOCAL = "local"  # cache subdirectory of libraries added from a local copy, laid out as under /lib
+
+
+def add_local(package_dir: Path) -> list[str]:
+    """Copy a MicroPython package directory's .py files into the cache as /lib/<dir name>/...;
+    files of the same package added earlier are kept (driver packages split over several sources)."""
+    package_dir = Path(package_dir)
+    if not package_dir.is_dir() or not any(package_dir.rglob("*.py")):
+        raise DevlibError(f"{package_dir}: not a directory of .py files")
+    dest = cache_root() / LOCAL / package_dir.name
+    added = []
+    for src in sorted(package_dir.rglob("*.py")):
+        if "tests" in src.relative_to(package_dir).parts:
+            continue
+        target = dest / src.relative_to(package_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(src.read_bytes())
+        added.append(target.relative_to(cache_root() / LOCAL).as_posix())
+    return added
+
+
+def local_files() -> list[tuple[str, Path]]:
+    """(path under /lib, local file) for every library added with --add."""
+    root = cache_root() / LOCAL
+    return [(p.relative_to(root).as_posix(), p) for p in sorted(root.rglob("*.py"))] if root.is_dir() else []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--add"]:
+        try:
+            for d in args[1:]:
+                print("\n".join(add_local(Path(d))))
+        except DevlibError as e:
+            print(f"lampfleet devlibs: {e}", file=sys.stderr)
+            return 1
+        return 0
     as_json = "--json" in args
     names = [a for a in args if a != "--json"] or sorted(LIBS)
     out = {}

@@ -101,15 +101,17 @@ class Manifest:
 
 
 def device_libraries() -> dict[str, Path]:
-    """Third-party MicroPython libraries the firmware uses (umqtt.simple2 for the MQTT transport), from
-    the local cache that `lampfleet.devlibs` fills from PyPI at set-up: flashing in the field needs no
-    internet. Device module path (without extension) -> source file."""
+    """Third-party MicroPython libraries the firmware uses (umqtt.simple2 for the MQTT transport, and
+    the `lora` drivers once added from a local copy), from the local cache that `lampfleet.devlibs`
+    fills at set-up: flashing in the field needs no internet. Device path (no extension) -> source."""
     from lampfleet import devlibs
 
     found: dict[str, Path] = {}
     for name in devlibs.LIBS:
         for rel, path in devlibs.files(name):
             found["/lib/" + rel[: -len(".py")]] = path
+    for rel, path in devlibs.local_files():  # e.g. micropython-lib's lora drivers, added with --add
+        found["/lib/" + rel[: -len(".py")]] = path
     return found
 
 

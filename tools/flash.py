@@ -33,7 +33,7 @@ from tools.provision import CONFIG_PATH, OnKey, Provisioning, build_config, conf
 from tools.repl import RawRepl
 from tools.update import STAGE, apply
 
-MANAGED_DIRS = ("/lib/firmware", "/lib/telemetry", "/lib/umqtt")
+MANAGED_DIRS = ("/lib/firmware", "/lib/telemetry", "/lib/umqtt", "/lib/lora")
 BOOT_LINE = re.compile(rb"lampfleet (\S+) (\S+) booting \(([^)\r\n]*)\)")
 NOT_PROVISIONED = b"lampfleet: not provisioned"
 Progress = Callable[[str, int, int], None]

@@ -39,6 +39,8 @@ BATCH_WAIT_S = 0.005
 TICK_EVERY_S = 1.0
 DEVICE_DETECT_EVERY_S = 300  # device clock: time rules every 5 device minutes, whatever the wall clock
 CLOCK_SET_S = 1_577_836_800  # 2020-01-01: device times before this come from an unset clock
+RADIO_TOPIC = "@radio"  # inbox entries from a serial bridge: the lamp is found by the frame's DevAddr
+LORAWAN_TOPICS = {"chirpstack": "application/+/device/+/event/up", "tts": "v3/+/devices/+/up"}
 
 
 class Gateway:
@@ -73,6 +75,21 @@ class Gateway:
         self._next_detect_s = 0
         self._restore_open_alerts()
         self._audit_seen = self.conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0]
+        self._up_prefix = settings.topic_prefix + "/"
+        self.lorawan = None
+        if settings.link.lorawan:
+            from gateway.link.lorawan import DevEuiMap, LorawanIngest
+
+            if settings.link.lorawan not in LORAWAN_TOPICS:
+                raise ValueError(f"[link] lorawan = {settings.link.lorawan!r}: chirpstack, tts or empty")
+            self.lorawan = LorawanIngest(DevEuiMap(dict(settings.link.lorawan_devices)))
+        from gateway.link.downlinks import DownlinkQueue
+
+        self.downlinks = DownlinkQueue(self.conn)  # same database; `lampfleet downlink` queues into it
+        self._publish = publish
+        self._downlinks_waiting: set[str] = set()  # lamps with pending downlinks, refreshed by tick()
+        self._refresh_downlinks()
+        self.radio_meta: dict[str, dict] = {}  # lamp id -> RSSI/SNR/receive time of its latest radio uplink
 
     def _restore_open_alerts(self) -> None:
         """After a restart the detector knows which alerts are open, so that a repair clears them."""
@@ -88,28 +105,64 @@ class Gateway:
         if self.settings.clock == "device" and rx_s is None:
             # Emulated fleets live in virtual time: judge frame times against the fleet's own clock.
             rx_s = max(self.device_now_s, 1)
-        result = self.ingest.process(topic, payload, time.time() if rx_s is None else rx_s)
+        rx = time.time() if rx_s is None else rx_s
+        if topic.startswith(self._up_prefix):
+            result = self.ingest.process(topic, payload, rx)
+        else:
+            result = self._radio(topic, payload, rx)
         if result is None:
             return
-        lamp, frame = result
+        self._accept(*result)
+
+    def _radio(self, topic: str, payload: bytes, rx_s: float):  # type: ignore[no-untyped-def]
+        """A frame from a serial bridge (RADIO_TOPIC) or a LoRaWAN integration message: same checks."""
+        if topic == RADIO_TOPIC:
+            lamp = self.ingest.lamp_for_frame(payload, "serial bridge")
+            return None if lamp is None else self.ingest.verify(lamp, payload, rx_s, "serial bridge")
+        if self.lorawan is None:
+            return self.ingest.process(topic, payload, rx_s)  # counted as `topic`
+        up = self.lorawan.handle(topic, payload, rx_s)
+        if up is None:
+            return None
+        lamp = self.registry.by_id(up.lamp_id)
+        if lamp is None:
+            self.ingest.rejects["unknown_device"] += 1
+            return None
+        result = self.ingest.verify(lamp, up.frame, rx_s if self._device_clock else up.rx_time, topic)
+        if result is not None:
+            best = max(up.rx, key=lambda r: r.get("rssi") or -999, default={})
+            self.radio_meta[lamp.lamp_id] = {"via": up.source, "rssi": best.get("rssi"), "snr": best.get("snr"),
+                                             "rx_time": up.rx_time, "sf": up.sf, "freq_khz":
+                                             up.freq_hz // 1000 if up.freq_hz else None}
+        return result
+
+    def _accept(self, lamp: Lamp, frame: dict) -> None:
         t = frame["time_s"]
-        # Older than the raw horizon: its row may be pruned already, so a replay would not be recognised.
-        # A device whose clock was never set (before 2020) is kept: its frames still say something.
-        if CLOCK_SET_S < t < self._stale_before:
-            self.ingest.rejects["stale"] += 1
-            self.ingest.accepted -= 1
-            return
         if lamp.last_seen_s is None or t > lamp.last_seen_s:
             lamp.last_seen_s = t
         if t > self.device_now_s:
             self.device_now_s = t
         self.store.add(lamp, frame, time.time())
+        if lamp.lamp_id in self._downlinks_waiting:
+            self._send_downlink(lamp)
         for finding in self.detector.observe_frame(lamp, frame):
             self._alert(lamp, finding)
         if self._device_clock and t >= self._next_detect_s:
             # Emulated fleets run far faster than the wall-clock tick: time rules follow device time so
             # that their order against frame rules does not depend on the machine's speed.
             self._detect_tick(self.device_now_s)
+
+    def _refresh_downlinks(self) -> None:
+        self._downlinks_waiting = {r[0] for r in self.conn.execute(
+            "SELECT DISTINCT lamp_id FROM downlinks WHERE state='pending'")}
+
+    def _send_downlink(self, lamp: Lamp) -> None:
+        """After an uplink from a lamp with something queued: the next downlink on lampfleet/<id>/down."""
+        if self._publish is None:
+            return
+        frame = self.downlinks.reply(lamp.lamp_id, lamp.devaddr, lamp.key)
+        if frame is not None:
+            self._publish(topics.downlink(lamp.lamp_id, self.settings.topic_prefix), frame)
 
     def _alert(self, lamp: Lamp, finding: Finding) -> None:
         alert = self.alerts.apply(lamp, finding, self.now_s())
@@ -127,10 +180,11 @@ class Gateway:
         now = self.now_s() if now_s is None else now_s
         if now <= 0:
             return
-        self._stale_before = self.retention.horizon_s(now)
+        self._stale_before = self.ingest.stale_before = self.retention.horizon_s(now)
         if self.registry.changed_elsewhere():
             self.registry.reload()
         self._detect_tick(now)
+        self._refresh_downlinks()
         self._sync_manual_actions()
         if self.dispatcher.tick(now):
             self.on_notify()
@@ -194,6 +248,23 @@ class GatewayService:
         self.sender = None
         self.influx = None
         self.api = None
+        self.bridges: list = []
+
+    def _on_bridge_uplink(self, frame: bytes, meta):  # type: ignore[no-untyped-def]
+        """A serial bridge's reader thread: into the inbox like an MQTT message (qos 0: nothing to ack).
+        No downlink is answered yet (see docs/link.md: the lamp resends, the gateway drops the copies)."""
+        rx = meta.rx_time
+        self.inbox.put((RADIO_TOPIC, frame, rx, 0, 0, -1))
+        try:
+            from gateway.fastcodec import header
+
+            lamp = self.gateway.registry.by_devaddr(header(frame)[1])
+        except Exception:  # noqa: BLE001 - counted by the worker's own checks
+            lamp = None
+        if lamp is not None:  # kept in memory only (unverified here: the worker checks the MIC)
+            self.gateway.radio_meta[lamp.lamp_id] = {"via": meta.bridge, "rssi": meta.rssi, "snr": meta.snr,
+                                                     "rx_time": rx, "sf": meta.sf, "freq_khz": meta.freq_khz}
+        return None
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
@@ -201,11 +272,13 @@ class GatewayService:
             return
         with self._ack_lock:
             self._generation += 1
-        topic = topics.uplink("+", self.settings.topic_prefix)
+        wanted = [topics.uplink("+", self.settings.topic_prefix)]
+        if self.settings.link.lorawan:
+            wanted.append(LORAWAN_TOPICS[self.settings.link.lorawan])
         if self.settings.mqtt_protocol == 5:
-            client.subscribe(topic, options=SubscribeOptions(qos=1))
+            client.subscribe([(t, SubscribeOptions(qos=1)) for t in wanted])
         else:
-            client.subscribe(topic, qos=1)
+            client.subscribe([(t, 1) for t in wanted])
         log.info("connected to %s (session present: %s), subscribing", self.settings.broker_url,
                  getattr(flags, "session_present", "?"))
 
@@ -252,6 +325,11 @@ class GatewayService:
         s = self.settings
         host, port = s.broker_host_port
         self._start_helpers()
+        if s.link.serial_ports:
+            from gateway.link.serial_bridge import SerialBridge
+
+            self.bridges = [SerialBridge(port, self._on_bridge_uplink, baudrate=s.link.serial_baudrate).start()
+                            for port in s.link.serial_ports]
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         if s.mqtt_protocol == 5:
             props = Properties(PacketTypes.CONNECT)
@@ -269,6 +347,8 @@ class GatewayService:
                     self.gateway.tick()
                     next_tick = time.monotonic() + TICK_EVERY_S
         finally:
+            for bridge in self.bridges:
+                bridge.stop()
             while self._drain_batch(wait=False):
                 pass
             self.client.disconnect()  # after the last acks, which the network thread still sends

@@ -93,6 +93,17 @@ class InfluxSettings:
 
 
 @dataclass
+class LinkSettings:
+    """[link]: radio paths beside MQTT (docs/link.md). serial_ports: LoRa bridges on USB serial (give the
+    /dev/serial/by-id/... paths); lorawan: "chirpstack" | "tts" | "" (off), its uplinks read from the same
+    broker; lorawan_devices: DevEUI (hex) -> lamp id."""
+    serial_ports: list[str] = field(default_factory=list)
+    serial_baudrate: int = 115200
+    lorawan: str = ""
+    lorawan_devices: dict = field(default_factory=dict)
+
+
+@dataclass
 class Crew:
     name: str
     urls: list[str] = field(default_factory=list)
@@ -130,6 +141,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     influx: InfluxSettings = field(default_factory=InfluxSettings)
+    link: LinkSettings = field(default_factory=LinkSettings)
     crews: dict[str, Crew] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
@@ -159,8 +171,9 @@ class Settings:
         )
 
 
-_SECTIONS = {"detect": DetectSettings, "alerts": AlertSettings, "storage": StorageSettings, "influx": InfluxSettings}
-_NESTED = {"detect", "alerts", "storage", "influx", "crews", "extra"}
+_SECTIONS = {"detect": DetectSettings, "alerts": AlertSettings, "storage": StorageSettings, "influx": InfluxSettings,
+             "link": LinkSettings}
+_NESTED = {"detect", "alerts", "storage", "influx", "link", "crews", "extra"}
 
 
 def _coerce(section: str, key: str, current: Any, value: Any) -> Any:
@@ -267,4 +280,9 @@ def validate(settings: Settings) -> None:
         raise SettingsError("setting [storage] raw_retention_days must be at least 1")
     if settings.influx.url and not settings.influx.url.startswith(("http://", "https://")):
         raise SettingsError(f"setting [influx] url {settings.influx.url!r} must start with http:// or https://")
+    if settings.link.lorawan not in ("", "chirpstack", "tts"):
+        raise SettingsError(f"setting [link] lorawan {settings.link.lorawan!r} must be 'chirpstack', 'tts' or empty")
+    devices = settings.link.lorawan_devices
+    if not isinstance(devices, dict) or not all(isinstance(v, str) for v in devices.values()):
+        raise SettingsError("setting [link] lorawan_devices must map DevEUIs to lamp ids")
     settings.broker_host_port  # validate early

@@ -19,26 +19,12 @@ import os
 from telemetry.errors import FrameError
 from firmware.link.downlink_codec import DownlinkGuard, encode_dlack
 from firmware.link.queue import STATUS_TYPE
+from firmware.shell import persist
 
 RETRY_MIN_MS = 30000
 RETRY_MAX_MS = 3600000
 STATUS_MAX_AGE_MIN = 40 * 1440  # a status frame's minute stamp is placed within about 44 days
 RESULT_MEMORY = 8
-
-
-def load_json(path, default=None):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return default
-
-
-def save_json(path, data):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(json.dumps(data))
-    os.rename(tmp, path)
 
 
 class Link:
@@ -54,7 +40,7 @@ class Link:
         self.max_burst = max_burst
         self.retry_min_ms = retry_min_ms
         self.retry_max_ms = retry_max_ms
-        saved = load_json(state_path, {}) or {}
+        saved = persist.load(state_path, {}) or {}
         self.guard = DownlinkGuard(devaddr, key, saved.get("guard"))
         self._results = dict((int(k), v) for k, v in (saved.get("results") or {}).items())
         self._retry_at = None
@@ -181,6 +167,6 @@ class Link:
 
     def _save(self):
         try:
-            save_json(self.state_path, {"guard": self.guard.state(), "results": self._results})
+            persist.save(self.state_path, {"guard": self.guard.state(), "results": self._results})
         except OSError:
             self.stats["submit_errors"] += 1

@@ -69,9 +69,8 @@ class ReplayWindow:
         else:
             d.bits |= 1 << (d.top - 1 - fcnt)
         d.recent[fcnt] = (rx_s, zlib.crc32(frame))
-        if len(d.recent) > 64:
-            for old in sorted(d.recent)[: len(d.recent) - 64]:
-                del d.recent[old]
+        while len(d.recent) > 64:  # forget the earliest recorded (insertion order: no sort per frame)
+            del d.recent[next(iter(d.recent))]
 
     def observe(self, device: str, fcnt: int, frame: bytes, rx_s: float) -> str:
         """check() then accept() when new, atomically; counts the verdicts."""

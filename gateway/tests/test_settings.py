@@ -123,3 +123,15 @@ def _toml(v):
     if isinstance(v, float):
         return repr(v)
     return json.dumps(v)
+
+
+def test_link_section(tmp_path):
+    path = tmp_path / "gw.toml"
+    path.write_text('[link]\nserial_ports = ["/dev/ttyUSB0", "/dev/ttyUSB1"]\nlorawan = "chirpstack"\n'
+                    '[link.lorawan_devices]\n"70B3D57ED0000001" = "BGI-0001"\n')
+    s = load(path)
+    assert s.link.serial_ports == ["/dev/ttyUSB0", "/dev/ttyUSB1"]
+    assert s.link.lorawan == "chirpstack" and s.link.lorawan_devices == {"70B3D57ED0000001": "BGI-0001"}
+    path.write_text('[link]\nlorawan = "loriot"\n')
+    with pytest.raises(SettingsError, match="lorawan"):
+        load(path)

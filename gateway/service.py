@@ -55,6 +55,7 @@ class Gateway:
             keystore = KeyStore.ephemeral() if memory else KeyStore.open(settings.master_key_path)
         self.registry = Registry(self.conn, keystore)
         self.ingest = Ingest(self.registry, settings.topic_prefix)
+        self._rejects_saved: dict[str, int] = {}  # rejection counts already added to the table
         self.store = Store(self.conn)
         a = settings.alerts
         self.detector = Detector(settings.detect_settings(), a.utc_offset_s)
@@ -172,8 +173,23 @@ class Gateway:
     def flush(self, tick: bool = True) -> None:
         """Commit the batch (readings and progress in one transaction); then, by default, `tick()`."""
         self.store.flush()
+        self._save_rejects()
         if tick:
             self.tick()
+
+    def _save_rejects(self) -> None:
+        """Add the rejections counted since the last flush to the `rejects` table (totals per reason,
+        kept across restarts for `lampfleet status` and operators)."""
+        saved = self._rejects_saved
+        deltas = [(reason, n - saved.get(reason, 0)) for reason, n in self.ingest.rejects.items()
+                  if n != saved.get(reason, 0)]
+        if not deltas:
+            return
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO rejects (reason, count) VALUES (?, ?) "
+                "ON CONFLICT(reason) DO UPDATE SET count = count + excluded.count", deltas)
+        saved.update(self.ingest.rejects)
 
     def tick(self, now_s: int | None = None) -> None:
         """Time-driven work: silence and daily rules, manual actions, notifications, retention."""

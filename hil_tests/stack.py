@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 from emulator.scenario import LampIdentity
 from gateway import db
 from gateway.registry import Lamp, Registry
+from lampfleet.processes import stop_process
 from telemetry import topics
 
 
@@ -69,13 +70,7 @@ class GatewayProcess:
         raise TimeoutError(f"gateway stored counters {last}, expected {expected}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+from lampfleet.processes import stop_process
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -79,13 +81,7 @@ class Mosquitto:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 5)
         if getattr(self, "log", None):
             self.log.close()
 

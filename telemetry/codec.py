@@ -136,10 +136,11 @@ def encode(ftype, devaddr, fcnt, key, fields):
 # ---------------------------------------------------------------- decoding
 
 
-def peek(frame):
+def peek(frame, type_names=None):
     """Check the clear-text header and return {version, type, devaddr, fcnt16}; no key needed.
 
-    Used by the gateway to find the device (and its key) before `decode`.
+    Used by the gateway to find the device (and its key) before `decode`. `type_names` (code -> name)
+    widens the accepted frame types, e.g. for the link layer's downlink and acknowledgement frames.
     """
     if not isinstance(frame, (bytes, bytearray)):
         raise FrameError("content", "frame must be bytes")
@@ -153,10 +154,11 @@ def peek(frame):
     if version != s.VERSION:
         raise FrameError("version", "version %d, expected %d" % (version, s.VERSION))
     ftype = mhdr & 0x0F
-    if ftype not in s.TYPE_NAMES:
+    names = s.TYPE_NAMES if type_names is None else type_names
+    if ftype not in names:
         raise FrameError("type", "frame type 0x%x" % ftype)
     lo, hi, fcnt16 = struct.unpack("<HBH", frame[1:6])
-    return {"version": version, "type": s.TYPE_NAMES[ftype], "devaddr": lo | (hi << 16), "fcnt16": fcnt16}
+    return {"version": version, "type": names[ftype], "devaddr": lo | (hi << 16), "fcnt16": fcnt16}
 
 
 def reconstruct_fcnt(last_fcnt, fcnt16):

@@ -32,7 +32,7 @@ decode's payload table gain the new types), and the golden vectors get downlink 
 import struct
 
 from telemetry import schema as s
-from telemetry.codec import _crypt, _mic, as_key, reconstruct_fcnt
+from telemetry.codec import _crypt, _mic, as_key, peek, reconstruct_fcnt
 from telemetry.errors import EncodeError, FrameError
 
 DLACK = 0x4
@@ -42,6 +42,8 @@ ACK = 0xA
 DOWNLINK_NAMES = {CONFIG: "config", COMMAND: "command", ACK: "ack"}
 TYPE_NAMES = {DLACK: "dlack", CONFIG: "config", COMMAND: "command", ACK: "ack"}
 TYPE_CODES = {"dlack": DLACK, "config": CONFIG, "command": COMMAND, "ack": ACK}
+_ALL_TYPE_NAMES = dict(s.TYPE_NAMES)
+_ALL_TYPE_NAMES.update(TYPE_NAMES)
 
 FLAG_ACK = 0x01
 FLAG_PENDING = 0x02
@@ -150,22 +152,7 @@ def encode_dlack(devaddr, fcnt, key, dl_id, result="applied"):
 
 def peek_any(frame):
     """Clear header of any v1 frame this module or telemetry knows: {version, type, devaddr, fcnt16}."""
-    if not isinstance(frame, (bytes, bytearray)):
-        raise FrameError("content", "frame must be bytes")
-    n = len(frame)
-    if n < s.HEADER_LEN + s.MIC_LEN + 1:
-        raise FrameError("short", "%d bytes" % n)
-    if n > s.MAX_FRAME_LEN:
-        raise FrameError("long", "%d bytes" % n)
-    version = frame[0] >> 4
-    if version != s.VERSION:
-        raise FrameError("version", "version %d, expected %d" % (version, s.VERSION))
-    ftype = frame[0] & 0x0F
-    name = s.TYPE_NAMES.get(ftype) or TYPE_NAMES.get(ftype)
-    if name is None:
-        raise FrameError("type", "frame type 0x%x" % ftype)
-    lo, hi, fcnt16 = struct.unpack("<HBH", frame[1:6])
-    return {"version": version, "type": name, "devaddr": lo | (hi << 16), "fcnt16": fcnt16}
+    return peek(frame, _ALL_TYPE_NAMES)
 
 
 def _open(frame, key, fcnt, want):

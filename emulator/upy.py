@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from emulator import rom as rom_module
 from emulator.scenario import LampIdentity, Scenario
 from emulator.world import LampWorld
 
@@ -69,8 +70,12 @@ class _Lamp:
 
 class UpyEmulator:
     def __init__(self, scenario: Scenario, workdir: Path, sink: FRAME_SINK | None = None,
-                 heapsize: str = "96K", progress: Callable[[float], None] | None = None):
+                 heapsize: str = "96K", progress: Callable[[float], None] | None = None, rom: bool | None = None):
+        """rom: the application in memory-mapped ROMFS, as on a lamp with a `romfs` partition (default
+        when this Python hosts the interpreter, emulator/rom.py); False: compiled files in /lib."""
         self.scenario = scenario
+        self.rom = rom_module.available() if rom is None else rom
+        self.rom_image: Path | None = None
         self.workdir = Path(workdir)
         self.sink = sink
         self.heapsize = heapsize
@@ -89,10 +94,16 @@ class UpyEmulator:
         (lamp.dir / "config.json").write_text(json.dumps(config))
 
     def _spawn(self, lamp: _Lamp) -> None:
-        env = dict(os.environ, MICROPYPATH=str(self.app_dir / "lib"))
+        main = self.app_dir / "main.py"
+        if self.rom_image is not None:
+            env = dict(os.environ, MICROPYPATH="")
+            argv = rom_module.command(self.rom_image, self.heapsize, main)
+        else:
+            env = dict(os.environ, MICROPYPATH=str(self.app_dir / "lib"))
+            argv = [self.micropython, "-X", f"heapsize={self.heapsize}", str(main)]
         log = open(lamp.dir / "console.log", "ab")
         lamp.proc = subprocess.Popen(
-            [self.micropython, "-X", f"heapsize={self.heapsize}", str(self.app_dir / "main.py")],
+            argv,
             cwd=lamp.dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -167,6 +178,9 @@ class UpyEmulator:
         # One compiled copy of the application, shared read-only by every lamp (their flash holds only
         # their own files: config, board, state).
         self.app_dir = build_firmware(self.micropython, self.workdir / "_app")
+        if self.rom:
+            self.rom_image = self.workdir / "_app.romfs"
+            self.rom_image.write_bytes(rom_module.romfs_image(self.app_dir / "lib"))
         unidentified: dict[socket.socket, bytes] = {}
         for lamp in lamps:
             self._prepare(lamp, bus)

@@ -6,12 +6,19 @@ Spec grammar (CLI `--faults`, comma or semicolon separated):
 
 LAMP   lamp ID or 1-based index ("2"), or "*" for every lamp
 -      the fault is repaired at WHEN instead of injected (a crew's visit)
-FAULT  a name from emulator.physics (led_open, led_short, panel_disconnected, soiling, ...)
-VALUE  optional parameter (e.g. soiling=0.4)
+FAULT  a name from emulator.physics (led_open, led_short, panel_disconnected, soiling, ...), a fault of
+       the surroundings (radio_dead, tamper: emulator/world.py) or of the controller's clock:
+         clock_drift=PPM      the RTC runs fast (PPM > 0) or slow by PPM parts per million from WHEN;
+                              repaired (-clock_drift): the drift stops, the offset gained so far stays
+         clock_jump=SECONDS   the RTC is set SECONDS ahead (negative: behind) at WHEN, e.g. 7200 or -3600;
+                              repaired (-clock_jump): the RTC is set right (a time sync)
+       (emulator/rtc.py: only what the firmware's now_ms() reads changes, not the world's time)
+VALUE  optional parameter (e.g. soiling=0.4); required for clock_drift and clock_jump
 WHEN   offset from the start ("6h", "90m", "2d", "3600s") or ISO 8601 time; default: at the start
 PROB   optional probability 0-1 that the fault happens at all (drawn from the scenario seed)
 
-Examples: "2:led_open@30h", "2:-led_open@50h", "BGI-0003:soiling=0.5@1d", "*:radio_dead@2d%0.1"
+Examples: "2:led_open@30h", "2:-led_open@50h", "BGI-0003:soiling=0.5@1d", "*:radio_dead@2d%0.1",
+"3:clock_drift=500", "4:clock_jump=-7200@2d"
 """
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import datetime
+
+from emulator import rtc
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SPEC = re.compile(
@@ -68,6 +77,11 @@ def parse(spec: str, start_s: float = 0.0) -> list[FaultEvent]:
         except ValueError:
             raise FaultSpecError(f"bad value in {part!r}: must be a number") from None
         at = _offset_s(m.group("when"), start_s) if m.group("when") else 0.0
+        if m.group("fault") in rtc.CLOCK_FAULTS:
+            try:
+                rtc.check(m.group("fault"), fvalue, bool(m.group("clear")))
+            except ValueError as e:
+                raise FaultSpecError(f"bad fault spec {part!r}: {e}") from None
         events.append(FaultEvent(m.group("lamp"), m.group("fault"), fvalue, at, prob, bool(m.group("clear"))))
     return events
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from emulator import network
 from emulator.scenario import LampIdentity, Scenario
 from emulator.upy import OFF_POLL_S, MAX_RESTARTS
 from emulator.world import LampWorld
@@ -37,10 +38,10 @@ class DirectHal:
         return self._reset_cause
 
     def now_ms(self) -> int:
-        return int(self._t_s * 1000)
+        return self._lamp.world.lamp_clock_ms(self._t_s)  # the lamp's RTC (emulator/rtc.py)
 
     def set_time_ms(self, t_ms: int) -> None:
-        pass  # the emulated lamp's clock is the world's clock (same as the board bus)
+        self._lamp.world.set_lamp_clock(self._t_s, t_ms)
 
     def read_inputs(self) -> dict:
         return self._readings
@@ -48,8 +49,11 @@ class DirectHal:
     def set_led(self, pct: int) -> None:
         self._led_pct = pct
 
-    def radio_send(self, frame: bytes) -> None:
-        self._lamp.send(bytes(frame), self._t_s)
+    def radio_send(self, frame: bytes) -> bool:
+        return self._lamp.send(bytes(frame), self._t_s)
+
+    def radio_poll(self) -> list[bytes]:
+        return network.downlinks(self._lamp.sink, self._lamp.ident.lamp_id)
 
     def sleep_ms(self, ms: int) -> None:
         dt = max(0.001, ms / 1000.0)
@@ -88,10 +92,9 @@ class _FleetLamp:
         self.hal_sleeping = False
         self.console: list[str] = []
 
-    def send(self, frame: bytes, t_s: float) -> None:
+    def send(self, frame: bytes, t_s: float) -> bool:
         self.frames += 1
-        if self.world.transmit() and self.sink:
-            self.sink(self.ident.lamp_id, frame, t_s)
+        return network.deliver(self.world, self.sink, self.ident.lamp_id, frame, t_s)
 
 
 class FleetEmulator:

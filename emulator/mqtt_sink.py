@@ -1,9 +1,16 @@
-"""Deliver the frames emulated lamps transmit to an MQTT broker, as their link would."""
+"""Deliver the frames emulated lamps transmit to an MQTT broker, as their link would: a frame counts as
+delivered when the broker acknowledged it (QoS 1 PUBACK), so a lamp keeps in its queue what a broker
+outage refused. Downlinks the gateway publishes for a lamp wait here until the lamp's next transmission."""
 from __future__ import annotations
+
+import threading
 
 import paho.mqtt.client as mqtt
 
 from telemetry import peek, topics
+
+
+PUBACK_TIMEOUT_S = 5.0
 
 
 class MqttSink:
@@ -13,16 +20,43 @@ class MqttSink:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(100)
+        self.client.on_message = self._on_message
+        self.client.on_connect = self._on_connect
         self.client.connect(host or "127.0.0.1", int(port or 1883), keepalive=30)
         self.client.loop_start()
+        self._inbox: dict[str, list[bytes]] = {}
+        self._lock = threading.Lock()
         self._last = None
         self.sent = 0
         self.last_fcnt16: dict[str, int] = {}  # per lamp, the counter of the latest frame delivered
 
-    def __call__(self, lamp_id: str, frame: bytes, t_s: float) -> None:
-        self._last = self.client.publish(topics.uplink(lamp_id, self.prefix), frame, qos=1)
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        client.subscribe(self.prefix + "/+/down", qos=1)  # again after every reconnection
+
+    def _on_message(self, client, userdata, message) -> None:
+        parsed = topics.parse(message.topic, self.prefix)
+        if parsed is not None and parsed[1] == "down":
+            with self._lock:
+                self._inbox.setdefault(parsed[0], []).append(bytes(message.payload))
+
+    def __call__(self, lamp_id: str, frame: bytes, t_s: float) -> bool:
+        if not self.client.is_connected():
+            return False
+        info = self.client.publish(topics.uplink(lamp_id, self.prefix), frame, qos=1)
+        self._last = info
+        try:
+            info.wait_for_publish(timeout=PUBACK_TIMEOUT_S)
+        except RuntimeError:  # refused by paho (connection lost meanwhile)
+            return False
+        if not info.is_published():
+            return False
         self.sent += 1
         self.last_fcnt16[lamp_id] = peek(frame)["fcnt16"]
+        return True
+
+    def downlinks(self, lamp_id: str) -> list[bytes]:
+        with self._lock:
+            return self._inbox.pop(lamp_id, [])
 
     def close(self) -> None:
         if self._last is not None:

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from emulator import network
 from emulator.scenario import Scenario
 from emulator.world import LampWorld
 
@@ -61,6 +62,12 @@ class PacedBus:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._converse(conn)
+        except ConnectionError:
+            pass  # the lamp was reset or unplugged mid-request: its next boot connects again
+
+    def _converse(self, conn: socket.socket) -> None:
         with conn, conn.makefile("rwb") as f:
             slot = ""
             for line in f:
@@ -69,35 +76,33 @@ class PacedBus:
                 if op == "hello":
                     slot = req["lamp"]
                     world = self._world(slot)
-                    reply = {"t_ms": int(self.clock[slot] * 1000), "reset_cause": "power_on",
+                    reply = {"t_ms": world.lamp_clock_ms(self.clock[slot]), "reset_cause": "power_on",
                              "readings": world.readings(self.clock[slot])}
+                elif op == "tx":
+                    reply = self._forward(slot, bytes.fromhex(req["frame"]), self.clock[slot])
                 elif op == "sleep":
                     world = self._world(slot)
                     t, dt = self.clock[slot], max(0.001, req["ms"] / 1000.0)
-                    self._forward(slot, req.get("tx", ()), t)
                     world.advance(t, dt, req.get("led_pct", 0))
                     time.sleep(dt / self.speed)
                     self.clock[slot] = t + dt
-                    reply = {"t_ms": int((t + dt) * 1000), "readings": world.readings(t + dt)}
+                    reply = {"t_ms": world.lamp_clock_ms(t + dt), "readings": world.readings(t + dt)}
                 elif op == "set_time":
-                    reply = {"t_ms": int(self.clock[slot] * 1000)}
+                    reply = {"t_ms": self._world(slot).set_lamp_clock(self.clock[slot], int(req["t_ms"]))}
                 else:
                     return
                 f.write(json.dumps(reply).encode() + b"\n")
                 f.flush()
 
-    def _forward(self, slot: str, frames, t_s: float) -> None:
-        if not frames:
-            return
+    def _forward(self, slot: str, frame: bytes, t_s: float) -> dict:
         # The frames carry the provisioned identity; the MQTT topic follows the lamp's current config.
         try:
             lamp_id = json.loads((self.lamp_dirs[slot] / "config.json").read_text())["lamp_id"]
         except (OSError, ValueError, KeyError):
             lamp_id = slot
-        for frame_hex in frames:
-            self.frames[slot] = self.frames.get(slot, 0) + 1
-            if self.worlds[slot].transmit() and self.sink:
-                self.sink(lamp_id, bytes.fromhex(frame_hex), t_s)
+        self.frames[slot] = self.frames.get(slot, 0) + 1
+        ok = network.deliver(self._world(slot), self.sink, lamp_id, frame, t_s)
+        return {"ok": ok, "down": [f.hex() for f in network.downlinks(self.sink, lamp_id)]}
 
 
 def prepare_serial_lamps(scenario: Scenario, workdir: Path, bus_address: str) -> dict[str, Path]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from emulator import network
 from emulator import rom as rom_module
 from emulator.scenario import LampIdentity, Scenario
 from emulator.world import LampWorld
@@ -119,11 +120,12 @@ class UpyEmulator:
 
     def _handle(self, lamp: _Lamp, request: dict) -> None:
         op = request.get("op")
-        if op == "sleep":
-            for frame_hex in request.get("tx", ()):
-                lamp.frames += 1
-                if lamp.world.transmit() and self.sink:
-                    self.sink(lamp.ident.lamp_id, bytes.fromhex(frame_hex), lamp.t_s)
+        if op == "tx":
+            lamp.frames += 1
+            lamp_id = lamp.ident.lamp_id
+            ok = network.deliver(lamp.world, self.sink, lamp_id, bytes.fromhex(request["frame"]), lamp.t_s)
+            self._reply(lamp, {"ok": ok, "down": [f.hex() for f in network.downlinks(self.sink, lamp_id)]})
+        elif op == "sleep":
             dt = max(0.001, request["ms"] / 1000.0)
             lamp.world.advance(lamp.t_s, dt, request.get("led_pct", 0))
             lamp.wake_s = lamp.t_s + dt
@@ -132,7 +134,7 @@ class UpyEmulator:
             if cause is not None:
                 self._power_off(lamp, cause)
         elif op == "set_time":
-            self._reply(lamp, {"t_ms": int(lamp.t_s * 1000)})
+            self._reply(lamp, {"t_ms": lamp.world.set_lamp_clock(lamp.t_s, int(request["t_ms"]))})
         else:
             raise RuntimeError(f"{lamp.ident.lamp_id}: unknown bus request {request!r}")
 
@@ -158,7 +160,7 @@ class UpyEmulator:
     def _hello(self, lamp: _Lamp) -> None:
         lamp.t_s = self.now_s
         lamp.state = "running"
-        self._reply(lamp, {"t_ms": int(lamp.t_s * 1000), "reset_cause": lamp.reset_cause,
+        self._reply(lamp, {"t_ms": lamp.world.lamp_clock_ms(lamp.t_s), "reset_cause": lamp.reset_cause,
                            "readings": lamp.world.readings(lamp.t_s)})
 
     # ------------------------------------------------------------ main loop
@@ -204,7 +206,8 @@ class UpyEmulator:
                         elif lp.wake_s == t_next:
                             lp.t_s = t_next
                             lp.state = "running"
-                            self._reply(lp, {"t_ms": int(t_next * 1000), "readings": lp.world.readings(t_next)})
+                            self._reply(lp, {"t_ms": lp.world.lamp_clock_ms(t_next),
+                                             "readings": lp.world.readings(t_next)})
                 busy = any(lp.state in ("starting", "running") for lp in live)
                 for key, _ in sel.select(timeout=0.5 if busy else 0):
                     if key.fileobj is listener:

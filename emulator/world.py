@@ -14,6 +14,7 @@ from emulator.physics.lamp import PRESETS, LampPhysics
 from emulator.physics.site import Site, get_site
 from emulator.physics.trace import TraceWeather
 from emulator.physics.weather import SyntheticWeather
+from emulator.rtc import CLOCK_FAULTS, LampClock
 from emulator.scenario import LampIdentity, Scenario
 
 NIGHT_ELEVATION_DEG = -0.833  # the sun's upper limb below the horizon
@@ -75,7 +76,10 @@ class LampWorld:
         spec = PRESETS["kit" if ident.profile == "kit" else "street"]
         self.physics = LampPhysics(spec, self.site, weather or make_weather(scenario),
                                    seed=scenario.seed * 1_000_003 + index)
-        self._pending = fault_specs.for_lamp(scenario.faults, ident.lamp_id, index, scenario.seed)
+        chosen = fault_specs.for_lamp(scenario.faults, ident.lamp_id, index, scenario.seed)
+        # The controller's RTC (clock_drift, clock_jump) is not physics: it only changes what now_ms() reads.
+        self.clock = LampClock(scenario.start_s, [e for e in chosen if e.fault in CLOCK_FAULTS])
+        self._pending = [e for e in chosen if e.fault not in CLOCK_FAULTS]
         self.dark_minutes = 0.0
         self._is_night = NightClock(self.site)
         self.world_faults: set[str] = set()
@@ -92,6 +96,14 @@ class LampWorld:
                 self.physics.clear_fault(ev.fault)
             else:
                 self.physics.set_fault(ev.fault, ev.value)
+
+    def lamp_clock_ms(self, t_s: float) -> int:
+        """What the lamp's RTC reads at true time t_s (Unix ms): the `t_ms` a runner hands the firmware."""
+        return self.clock.read_ms(t_s)
+
+    def set_lamp_clock(self, t_s: float, t_ms: int) -> int:
+        """The firmware sets its RTC to t_ms at true time t_s (time sync, restored time); the new reading."""
+        return self.clock.set(t_s, t_ms)
 
     def transmit(self) -> bool:
         """Does the frame the lamp sends now reach the network? (dead radio; random loss, seeded)"""

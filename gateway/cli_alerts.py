@@ -13,7 +13,8 @@ import click
 from gateway import faults, fleet
 from gateway.alerts import AlertError, Alerts
 from gateway.cli_common import common_options, console, emit, fmt_time, open_db, parse_when, settings_from
-from gateway.silences import SilenceError, Silences, parse_matcher
+from gateway.recurrence import RecurrenceError, parse as parse_every
+from gateway.silences import FOREVER, SilenceError, Silences, parse_matcher
 
 
 class _Ctx:
@@ -113,26 +114,41 @@ def resolve(obj: _Ctx, alert_id: int, by: str | None, comment: str, config_path:
 @click.option("--start", default="now", show_default=True, help="ISO time or 'now'.")
 @click.option("--duration", help="e.g. 2h, 3d.")
 @click.option("--until", "until", help="ISO time (instead of --duration).")
+@click.option("--every", "every", metavar="SPEC",
+              help="Recurring window, e.g. 'tue 08:00-12:00' or 'mon-fri 22:00-02:00 Africa/Bangui' "
+                   "(docs/alert-rules.md); without --duration/--until it recurs until unsilenced.")
 @click.option("--by", required=True, help="Author.")
 @click.option("--comment", required=True, help="Why (e.g. 'ENERCA works on the feeder').")
 @common_options
 @click.pass_obj
-def silence(obj: _Ctx, matchers: tuple[str, ...], start: str, duration: str | None, until: str | None, by: str,
-            comment: str, config_path: Path | None, database: Path | None, as_json: bool) -> None:
-    """Hold back notifications for matching alerts during a maintenance window."""
+def silence(obj: _Ctx, matchers: tuple[str, ...], start: str, duration: str | None, until: str | None,
+            every: str | None, by: str, comment: str, config_path: Path | None, database: Path | None,
+            as_json: bool) -> None:
+    """Hold back notifications for matching alerts during a maintenance window (once, or recurring)."""
     settings, conn, as_json, now = obj.merged(config_path, database, as_json)
-    if (duration is None) == (until is None):
-        raise click.UsageError("give either --duration or --until")
+    if (duration is not None and until is not None) or (duration is None and until is None and every is None):
+        raise click.UsageError("give either --duration or --until (or --every for a recurring window)")
+    try:
+        window = parse_every(every) if every is not None else None
+    except RecurrenceError as e:
+        raise click.BadParameter(str(e), param_hint="'--every'") from None
     starts = parse_when(start, now)
     assert starts is not None
-    ends = starts + (parse_when(duration, 0, future=True) or 0) if duration else parse_when(until, now)
+    if duration is not None:
+        ends = starts + (parse_when(duration, 0, future=True) or 0)
+    elif until is not None:
+        ends = parse_when(until, now) or 0
+    else:
+        ends = FOREVER  # a recurring window, until someone ends it (lampfleet alerts unsilence)
     try:
-        s = Silences(conn).add([parse_matcher(m) for m in matchers], starts, ends or 0, by, comment, now)
+        s = Silences(conn).add([parse_matcher(m) for m in matchers], starts, ends, by, comment, now, window)
     except SilenceError as e:
         raise click.ClickException(str(e)) from None
+    off = settings.alerts.utc_offset_s
+    end_text = "until unsilenced" if s.ends_s == FOREVER else f"until {fmt_time(s.ends_s, off)} (local time)"
+    every_text = f"every {s.every}, next window {fmt_time(s.next_window(now), off)}, " if s.every else ""
     emit(s.as_dict(now), as_json, lambda: click.echo(
-        f"silence #{s.id} {' '.join(str(m) for m in s.matchers)} until "
-        f"{fmt_time(s.ends_s, settings.alerts.utc_offset_s)} (local time)"))
+        f"silence #{s.id} {' '.join(str(m) for m in s.matchers)} {every_text}{end_text}"))
 
 
 @command.command("silences")
@@ -147,8 +163,10 @@ def silences(obj: _Ctx, show_all: bool, config_path: Path | None, database: Path
     def human() -> None:
         off = settings.alerts.utc_offset_s
         for s in rows:
-            click.echo(f"#{s['id']} {s['state']:8} {s['matchers_text']}  {fmt_time(s['starts_s'], off)} -> "
-                       f"{fmt_time(s['ends_s'], off)}  {s['created_by']}: {s['comment']}")
+            every = f" every {s['every']}" if s["every"] else ""
+            ends = "no end" if s["ends_s"] is None else fmt_time(s["ends_s"], off)
+            click.echo(f"#{s['id']} {s['state']:9} {s['matchers_text']}{every}  {fmt_time(s['starts_s'], off)} -> "
+                       f"{ends}  {s['created_by']}: {s['comment']}")
         if not rows:
             click.echo("no silences")
 

@@ -73,7 +73,8 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE TABLE IF NOT EXISTS silences (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     matchers TEXT NOT NULL, starts_s INTEGER NOT NULL, ends_s INTEGER NOT NULL,
-    created_by TEXT NOT NULL, comment TEXT NOT NULL, created_s INTEGER NOT NULL
+    created_by TEXT NOT NULL, comment TEXT NOT NULL, created_s INTEGER NOT NULL,
+    every TEXT NOT NULL DEFAULT ''   -- recurring window spec (gateway/recurrence.py), '' for a one-off
 );
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -109,6 +110,7 @@ MIGRATIONS = [
     ("alerts", "notify_count", "INTEGER NOT NULL DEFAULT 0"),
     ("alerts", "resolved_notified_s", "INTEGER"),
     ("alerts", "escalated_s", "INTEGER"),
+    ("silences", "every", "TEXT NOT NULL DEFAULT ''"),
 ]
 
 

@@ -59,6 +59,7 @@ class Track:
     """What the detector remembers about one lamp."""
 
     last_frame_s: int | None = None
+    heard_s: int = 0  # the gateway's clock at the newest arrival: queued frames arrive late, yet prove contact
     last_status: dict | None = None
     last_mode: str | None = None
     rules: dict[str, _Rule] = field(default_factory=dict)
@@ -158,8 +159,9 @@ class Detector:
 
     # ------------------------------------------------------------ frames
 
-    def observe_frame(self, lamp: Lamp, frame: dict) -> list[Finding]:
-        """Any authenticated frame proves the lamp talks; each frame type feeds its rules."""
+    def observe_frame(self, lamp: Lamp, frame: dict, heard_s: int | None = None) -> list[Finding]:
+        """Any authenticated frame proves the lamp talks; each frame type feeds its rules. `heard_s`: the
+        gateway's clock when the frame arrived (proof of life dates from then)."""
         track = self.track(lamp.lamp_id)
         t = frame.get("time_s")
         findings: list[Finding] = []
@@ -169,6 +171,10 @@ class Detector:
             del fcnts[:32]
         if t is None:
             return findings
+        # Contact is back when a frame is heard, not when it was written: after a radio repair the lamp's
+        # queue arrives oldest first, stamped before the alert was even raised.
+        back_s = t if heard_s is None else max(t, heard_s)
+        track.heard_s = max(track.heard_s, back_s)
         if track.last_frame_s is None or t > track.last_frame_s:
             track.last_frame_s = t
             for name in (COMMUNICATION_FAILURE, THEFT):
@@ -177,7 +183,7 @@ class Detector:
                     rule.active = False
                     since = t if rule.since_s is None else rule.since_s
                     rule.since_s = None
-                    findings.append(self._finding(lamp.lamp_id, track, name, "clear", t, since,
+                    findings.append(self._finding(lamp.lamp_id, track, name, "clear", back_s, since,
                                                   {"frame_s": t, "silent_s": t - since}))
         kind = frame["type"]
         if kind == "status":
@@ -326,7 +332,10 @@ class Detector:
                     out += self._observe(lamp, track, BATTERY_LOW, False, now_s, lambda n=len(recent): {
                         "disconnects": n, "window_s": self.s.disconnect_window_s}, decisive=True)
             boot_rule = track.rules.get(RESET_LOOP)
-            if boot_rule is not None and boot_rule.active and not any(
+            # The firmware keeps its reset_loop flag for a day of uptime, longer than the boot window: the
+            # loop is over when both agree, or the next status frame would raise it again (a flapping alert).
+            flagged = track.last_status is not None and "reset_loop" in track.last_status["faults"]
+            if boot_rule is not None and boot_rule.active and not flagged and not any(
                     b[0] > now_s - self.s.boot_loop_window_s for b in track.boots):
                 out += self._observe(lamp, track, RESET_LOOP, False, now_s, lambda: {
                     "quiet_s": self.s.boot_loop_window_s}, decisive=True)
@@ -340,7 +349,7 @@ class Detector:
         assert track.last_frame_s is not None
         # Silence counts from the gateway's own start at the earliest: a restart never declares the
         # whole fleet silent (ThingsBoard #13715).
-        reference = max(track.last_frame_s, self.started_s or track.last_frame_s)
+        reference = max(track.last_frame_s, track.heard_s, self.started_s or track.last_frame_s)
         silent_s = now_s - reference
         interval = lamp.status_interval_s
         out: list[Finding] = []

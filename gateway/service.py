@@ -146,7 +146,7 @@ class Gateway:
         self.store.add(lamp, frame, time.time())
         if lamp.lamp_id in self._downlinks_waiting:
             self._send_downlink(lamp)
-        for finding in self.detector.observe_frame(lamp, frame):
+        for finding in self.detector.observe_frame(lamp, frame, self.now_s()):
             self._alert(lamp, finding)
         if self._device_clock and t >= self._next_detect_s:
             # Emulated fleets run far faster than the wall-clock tick: time rules follow device time so

@@ -8,7 +8,7 @@ from lampfleet.broker import Mosquitto
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--lamp", default="emulator", help="emulator | serial:PORT")
+    parser.addoption("--lamp", default="emulator", help="emulator | serial:PORT[@BAUD]")
 
 
 @pytest.fixture
@@ -24,3 +24,19 @@ def broker(tmp_path):
     b = Mosquitto(tmp_path / "broker").start()
     yield b
     b.stop()
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, tmp_path):
+    """The lamp as a serial device under test (hil_tests/serial_lamp.py): the board given by
+    `--lamp serial:PORT[@BAUD]`, else an emulated lamp with the firmware, on a pty."""
+    from hil_tests.serial_lamp import SerialDut, emulated_serial_lamp
+
+    backend = request.config.getoption("--lamp")
+    log = tmp_path / "console.log"
+    if backend == "emulator":
+        with emulated_serial_lamp(tmp_path / "lamp") as port, SerialDut.open(port, log=log) as d:
+            yield d
+    else:
+        with SerialDut.from_backend(backend, log=log) as d:
+            yield d

@@ -1,8 +1,9 @@
 """HAL for the lamp emulator: sensors, LED, radio and time come from the emulator over a board bus."""
 # The bus is one TCP connection to the emulator (address in board.json), one JSON line per request. Time
 # is virtual: `sleep_ms` returns when the emulator has advanced the simulated world, which may take
-# microseconds of wall time for an hour of lamp time. Outputs and transmitted frames are buffered and
-# sent with the next `sleep_ms`, so one simulated sample costs one round trip.
+# microseconds of wall time for an hour of lamp time. Outputs are sent with the next `sleep_ms`, so one
+# simulated sample costs one round trip; a frame costs one more, whose answer says whether the network
+# took it (emulator/network.py) and carries the downlinks waiting for the lamp.
 import json
 import socket
 
@@ -15,7 +16,7 @@ class EmulatedHal:
         self._sock = socket.socket()
         self._sock.connect(socket.getaddrinfo(host, int(port))[0][-1])
         self._led_pct = 0
-        self._tx = []
+        self._down = []
         reply = self._call({"op": "hello", "lamp": board.get("lamp", "")})
         self._reset_cause = reply.get("reset_cause", "power_on")
         self._readings = reply["readings"]
@@ -45,11 +46,18 @@ class EmulatedHal:
         self._led_pct = pct
 
     def radio_send(self, frame):
-        self._tx.append(binascii.hexlify(frame).decode())
+        """True when the network took the frame (firmware/link/transport.py: HalTransport)."""
+        reply = self._call({"op": "tx", "frame": binascii.hexlify(frame).decode()})
+        self._down.extend(reply.get("down", ()))
+        return reply["ok"]
+
+    def radio_poll(self):
+        out = [binascii.unhexlify(d) for d in self._down]
+        self._down = []
+        return out
 
     def sleep_ms(self, ms):
-        reply = self._call({"op": "sleep", "ms": ms, "led_pct": self._led_pct, "tx": self._tx})
-        self._tx = []
+        reply = self._call({"op": "sleep", "ms": ms, "led_pct": self._led_pct})
         self._now_ms = reply["t_ms"]
         self._readings = reply["readings"]
 

@@ -45,6 +45,7 @@ class Link:
         self._results = dict((int(k), v) for k, v in (saved.get("results") or {}).items())
         self._retry_at = None
         self._backoff_ms = retry_min_ms
+        self._waiting_for_link = False
         self.last_delivery_ms = None
         self.downlink_pending = False
         self.stats = {"sent": 0, "delivered": 0, "unacked": 0, "submit_errors": 0, "downlinks": 0,
@@ -83,8 +84,9 @@ class Link:
         return due
 
     def _may_send(self, frame, now_ms):
+        """Do the duty cycle and the airtime budget allow this frame now? (next_due_ms says when.)"""
         t = self.transport
-        if not t.connected() or t.wait_ms(len(frame), now_ms) > 0:
+        if t.wait_ms(len(frame), now_ms) > 0:
             return False
         if self.budget is None:
             return True
@@ -94,6 +96,9 @@ class Link:
     def service(self, now_ms):
         """Send what may be sent now; return the configs and commands received (see module doc)."""
         self.transport.service(now_ms)
+        if self._waiting_for_link and self.transport.connected():
+            self._waiting_for_link = False
+            self._retry_at = None
         out = []
         if self._retry_at is None or now_ms >= self._retry_at:
             self._drain(now_ms, out)
@@ -108,7 +113,12 @@ class Link:
             seq, frame = head
             if not self._may_send(frame, now_ms):
                 return
+            if not self.transport.connected():
+                self._waiting_for_link = True  # retried as soon as the transport reconnects
+                self._back_off(now_ms)
+                return
             if not self.transport.send(frame, now_ms):
+                self._back_off(now_ms)  # not taken: try again later, not on every loop
                 return
             self.stats["sent"] += 1
             if self.budget is not None:
@@ -120,14 +130,17 @@ class Link:
                 delivered = acked
             if not delivered:
                 self.stats["unacked"] += 1
-                self._retry_at = now_ms + self._backoff_ms
-                self._backoff_ms = min(self.retry_max_ms, self._backoff_ms * 2)
+                self._back_off(now_ms)
                 return
             self.queue.ack(seq)
             self.stats["delivered"] += 1
             self.last_delivery_ms = now_ms
             self._retry_at = None
             self._backoff_ms = self.retry_min_ms
+
+    def _back_off(self, now_ms):
+        self._retry_at = now_ms + self._backoff_ms
+        self._backoff_ms = min(self.retry_max_ms, self._backoff_ms * 2)
 
     # ------------------------------------------------------------------ downlink
 

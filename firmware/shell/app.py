@@ -5,6 +5,9 @@
 # (reset_loop event, action point, value = errors in a row, ref = signature) and the sample is handled
 # by the safe controller; three in a row switch to safe mode. The watchdog is fed only after a loop that
 # completed. Learned state is saved atomically, at most hourly (sooner after dusk, dawn, disconnect).
+# Frames go through the link (firmware/link/link.py): a flash queue that keeps them across outages and
+# reboots until the transport delivers them, and the downlinks that come back. Should its modules not fit
+# in the heap, the lamp still reports, directly and without store-and-forward.
 import binascii
 import gc
 
@@ -16,6 +19,9 @@ from firmware.shell import persist, report
 from firmware.shell.counter import FrameCounter
 
 STATE_FILE = "state.json"
+QUEUE_FILE = "queue.bin"
+LINK_MIN_FREE = 24576  # heap the link needs (~15 KB) plus room to work; below it a failed import fragments
+MIN_SLEEP_MS = 1000  # while the link has frames to send, the loop wakes for them, at most once a second
 E = schema.EVENT_CODES
 HEAP = hasattr(gc, "mem_alloc")  # MicroPython: collect every loop and track the heap (CPython: neither)
 URGENT = (E["dusk"], E["dawn"], E["battery_low"])
@@ -56,11 +62,46 @@ class App:
         self.crashed = False
         self.stable_ms = now_ms + 3600000
         self.saver = persist.Saver(STATE_FILE, self.cfg.persist_interval_s)
+        self.link = self.open_link(config)
         self.save(now_ms)
         self.next_status_ms = 0
         self.errors = 0
         self.heap_peak = 0
         self.loops = 0
+
+    def open_link(self, config):
+        """The link over the HAL's transport (`hal.transport(config)` when it has one, else the HAL's own
+        radio), or None when its modules do not fit in the heap (docs/firmware.md, "Memory")."""
+        hal = self.hal
+        if HEAP:
+            gc.collect()
+            if gc.mem_free() < LINK_MIN_FREE:
+                hal.log("link not loaded: %d bytes free; reporting without store-and-forward" % gc.mem_free())
+                return None
+        try:
+            from firmware.link.link import Link
+            from firmware.link.queue import FrameQueue
+            from firmware.link.transport import HalTransport
+
+            transport = hal.transport(config) if hasattr(hal, "transport") else None
+            return Link(transport or HalTransport(hal), FrameQueue(QUEUE_FILE), self.devaddr, self.key,
+                        self.counter.next)
+        except MemoryError:
+            gc.collect()
+            hal.log("link not loaded: out of memory; reporting without store-and-forward")
+            return None
+
+    def serve_link(self, now_ms):
+        """Send what the link may send now; apply the configs and commands that came back, and answer."""
+        link = self.link
+        for dl in link.service(now_ms):
+            from firmware.shell import requests
+
+            if dl["type"] == "command":
+                result = requests.command(self, dl["command"], dl["arg"])
+            else:
+                result = requests.apply_settings(self, dl["settings"])
+            link.acknowledge(dl, result, now_ms)
 
     def control(self, inputs, now_ms):
         """One core step; on an exception the safe controller handles this sample."""
@@ -94,6 +135,12 @@ class App:
         if now_ms >= self.next_status_ms:
             report.status(self, inputs, now_ms)
             self.next_status_ms = now_ms + self.cfg.status_interval_s * 1000
+        sleep_ms = outputs["next_ms"]
+        if self.link is not None:
+            self.serve_link(now_ms)
+            due = self.link.next_due_ms(now_ms)
+            if due is not None and due - now_ms < sleep_ms:
+                sleep_ms = max(MIN_SLEEP_MS, due - now_ms)
         urgent = False
         for e in events:
             urgent = urgent or e[0] in URGENT
@@ -112,7 +159,7 @@ class App:
             if urgent:
                 hal.log("heap: peak %d, live %d bytes" % (self.heap_peak, gc.mem_alloc()))
         hal.feed_watchdog()
-        hal.sleep_ms(outputs["next_ms"])
+        hal.sleep_ms(sleep_ms)
 
     def save(self, now_ms):
         code = schema.FAULT_CODES["storage"]
@@ -132,6 +179,8 @@ class App:
 
     def boot(self):
         report.boot(self)
+        if self.link is not None:
+            self.serve_link(self.hal.now_ms())  # the boot frame, and whatever the last run left queued
 
     def run(self):
         hal = self.hal

@@ -4,7 +4,10 @@ from firmware.version import FW_VERSION
 
 
 def send(app, ftype, fields):
-    app.hal.radio_send(codec.encode(ftype, app.devaddr, app.counter.next(), app.key, fields))
+    """Into the link's flash queue; straight to the radio when there is no link or the flash write failed."""
+    frame = codec.encode(ftype, app.devaddr, app.counter.next(), app.key, fields)
+    if app.link is None or app.link.submit(frame, app.hal.now_ms()) is None:
+        app.hal.radio_send(frame)
 
 
 def boot(app):

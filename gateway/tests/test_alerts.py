@@ -11,7 +11,8 @@ from gateway.detect import Finding
 from gateway.notify import Dispatcher
 from gateway.registry import Lamp, Registry
 from gateway.settings import AlertSettings, Crew, Settings
-from gateway.silences import SilenceError, Silences, parse_matcher
+from gateway.recurrence import parse as parse_every
+from gateway.silences import FOREVER, SilenceError, Silences, parse_matcher
 
 T = 1_785_600_000
 
@@ -122,6 +123,53 @@ def test_silence_needs_author_comment_and_a_future_end(world):
     assert s.expire(sil.id, "Awa", T + 100).state(T + 100) == "expired"
     actions = [r[0] for r in conn.execute("SELECT action FROM audit ORDER BY id")]
     assert actions == ["silence", "unsilence"]
+
+
+def test_recurring_silence_holds_back_only_inside_its_windows(world):
+    conn, reg, alerts, disp, _ = world
+    s = Silences(conn)
+    # T is Saturday 1 August 2026, 17:00 in Bangui: a daily window 17:00-17:30, with no end.
+    sil = s.add([parse_matcher("crew=nord")], T, FOREVER, "Awa", "releve quotidien", T, parse_every("17:00-17:30"))
+    assert sil.state(T) == "active" and sil.state(T + 1800) == "scheduled"
+    shown = sil.as_dict(T + 1800)
+    assert shown["every"] == "daily 17:00-17:30 Africa/Bangui" and shown["ends_s"] is None
+    assert shown["next_window_s"] == T + 86400
+    assert [x.id for x in s.active(T + 1799)] == [sil.id] and s.active(T + 1800) == []
+    _raise(alerts, reg, "BGI-0001", now=T)
+    assert disp.tick(T + 30) == 0  # inside the window: held back
+    assert disp.tick(T + 1800) == 1  # the window closed: sent
+    detail = conn.execute("SELECT detail FROM audit WHERE action='silence'").fetchone()[0]
+    assert detail == "silence 1: crew=nord every daily 17:00-17:30 Africa/Bangui: releve quotidien"
+    assert s.expire(sil.id, "Awa", T + 86400 + 60).state(T + 86400 + 60) == "expired"
+    assert s.active(T + 2 * 86400 + 60) == []
+
+
+def test_recurring_silence_must_open_before_it_ends(world):
+    s = Silences(world[0])
+    m = [parse_matcher("district=Lakouanga")]
+    with pytest.raises(SilenceError, match="would not open while this silence lasts"):
+        s.add(m, T, T + 3600, "Awa", "x", T, parse_every("sun 08:00-09:00"))  # T is a Saturday
+    with pytest.raises(SilenceError, match="needs an end"):
+        s.add(m, T, FOREVER, "Awa", "x", T)
+    assert s.add(m, T, T + 86400, "Awa", "x", T, parse_every("sun 08:00-09:00")).next_window(T) == T + 15 * 3600
+
+
+def test_silences_of_an_older_database_gain_the_recurrence_column(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.sqlite3")
+    old.execute("CREATE TABLE silences (id INTEGER PRIMARY KEY AUTOINCREMENT, matchers TEXT NOT NULL, "
+                "starts_s INTEGER NOT NULL, ends_s INTEGER NOT NULL, created_by TEXT NOT NULL, "
+                "comment TEXT NOT NULL, created_s INTEGER NOT NULL)")
+    old.execute("INSERT INTO silences (matchers, starts_s, ends_s, created_by, comment, created_s) VALUES "
+                "(?, ?, ?, 'Awa', 'travaux', ?)", ('[{"name": "crew", "value": "nord", "isRegex": false, '
+                                                    '"isEqual": true}]', T, T + 60, T))
+    old.commit()
+    old.close()
+    conn = db.connect(tmp_path / "old.sqlite3")
+    [sil] = Silences(conn).all()
+    assert sil.every is None and sil.state(T) == "active"
+    conn.close()
 
 
 # ------------------------------------------------------------------ grouping and timers

@@ -114,6 +114,30 @@ def test_alerts_list_ack_resolve_silence_and_audit(fed):
     assert "eteinte" in run("alerts", "list", "--all", "--config", config)
 
 
+def test_recurring_silence_from_the_command_line(tmp_path):
+    from gateway import db
+
+    db.connect(tmp_path / "gw.sqlite3").close()
+    config = tmp_path / "gw.toml"
+    config.write_text(f'[gateway]\ndatabase = "{tmp_path / "gw.sqlite3"}"\n')
+    made = json.loads(run("alerts", "silence", "--match", "crew=nord", "--every", "Tuesday 08:00-12:00", "--by", "Awa",
+                          "--comment", "entretien hebdomadaire", "--json", "--config", config))
+    assert made["every"] == "tue 08:00-12:00 Africa/Bangui" and made["ends_s"] is None
+    assert made["state"] in ("active", "scheduled") and made["next_window_s"] > made["created_s"]
+    out = run("alerts", "silence", "--match", "district=Boy-Rabe", "--every", "22:00-02:00", "--duration", "30d",
+              "--by", "Awa", "--comment", "travaux de nuit", "--config", config)
+    assert out.startswith("silence #2 district=Boy-Rabe every daily 22:00-02:00 Africa/Bangui, next window ")
+    bad = run("alerts", "silence", "--match", "crew=nord", "--every", "mardi 8h", "--by", "Awa", "--comment", "x",
+              "--config", config, ok=False)
+    assert "Invalid value for '--every'" in bad and "'mardi' is not a weekday" in bad
+    listed = run("alerts", "silences", "--config", config)
+    assert "every tue 08:00-12:00 Africa/Bangui" in listed and "no end" in listed
+    trail = json.loads(run("alerts", "audit", "--json", "--config", config))
+    assert trail[-1]["detail"] == "silence 1: crew=nord every tue 08:00-12:00 Africa/Bangui: entretien hebdomadaire"
+    run("alerts", "unsilence", "1", "--by", "Awa", "--config", config)
+    assert json.loads(run("alerts", "silences", "--json", "--config", config))[0]["id"] == 2
+
+
 def test_history_table_json_daily_and_png(fed, tmp_path):
     config, fleet = fed
     lamp = fleet[1].lamp_id

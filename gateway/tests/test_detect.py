@@ -254,6 +254,33 @@ def test_boot_loop_raises_on_watchdog_boots_and_clears_after_a_quiet_window():
     assert (s.lamp_id, RESET_LOOP, "clear") in _summary(later)
 
 
+def test_boot_loop_stays_raised_while_the_firmware_still_flags_it():
+    d = Detector()
+    for i in range(3):
+        d.observe_frame(LAMP, decoded("boot", {"time_s": T0 + 600 * i, "fw_version": "1", "reset_cause": "brown_out",
+                                               "boot_count": i + 2}, i))
+    flagged = 7 * 3600  # past the 6 h window, within the firmware's day of uptime
+    d.observe_frame(LAMP, _status(T0 + flagged, 0, 0, 3, faults=["reset_loop"]))
+    assert d.tick([LAMP], T0 + flagged + 1) == []  # clearing now would reopen at the next status frame
+    assert d.observe_frame(LAMP, _status(T0 + flagged + 600, 0, 0, 4, faults=["reset_loop"])) == []
+    cleared = decoded("event", {"time_s": T0 + 25 * 3600, "events": [
+        {"code": "reset_loop", "action": "cleared", "value": 3, "ref": 60}]}, 5)
+    assert _summary(d.observe_frame(LAMP, cleared)) == [("L1", RESET_LOOP, "clear")]
+
+
+def test_contact_is_back_when_a_queued_frame_is_heard_not_when_it_was_written():
+    d = Detector()
+    d.tick([LAMP], T0)
+    d.observe_frame(LAMP, _status(T0, 0, 0, 0))
+    [raised] = d.tick([LAMP], T0 + 7000)
+    assert raised.fault == COMMUNICATION_FAILURE
+    # The radio is repaired at T0 + 4 h; the lamp's queue arrives oldest first.
+    [cleared] = d.observe_frame(LAMP, _status(T0 + 600, 0, 0, 1), heard_s=T0 + 4 * 3600)
+    assert (cleared.fault, cleared.action, cleared.at_s) == (COMMUNICATION_FAILURE, "clear", T0 + 4 * 3600)
+    assert cleared.evidence["frame_s"] == T0 + 600
+    assert d.tick([LAMP], T0 + 4 * 3600 + 300) == []  # silence counts from the arrival: no second alert
+
+
 # ------------------------------------------------------------------ manual resolution, whole fleet
 
 

@@ -65,6 +65,31 @@ def test_mqtt_like_delivery_in_order_and_queueing_while_down():
         rmtree(d)
 
 
+class RefusingTransport(MemoryTransport):
+    """Connected, but the far end does not take frames (the emulator's network while it is down)."""
+
+    def send(self, frame, now_ms=0):
+        self.tries = getattr(self, "tries", 0) + 1
+        return False
+
+
+def test_a_refused_frame_is_retried_after_a_backoff_not_on_every_loop():
+    d = tmpdir()
+    try:
+        c = Counter()
+        t = RefusingTransport(confirms=True)
+        link = make_link(d, t, c)
+        link.submit(status(c, T0), T0)
+        link.service(T0)
+        assert t.tries == 1 and link.next_due_ms(T0) == T0 + 30000
+        link.service(T0 + 1000)
+        assert t.tries == 1 and len(link.queue) == 1
+        link.service(T0 + 30000)
+        assert t.tries == 2 and link.next_due_ms(T0 + 30000) == T0 + 90000  # the backoff doubles
+    finally:
+        rmtree(d)
+
+
 def test_lora_acknowledged_delivery_respects_duty_cycle():
     d = tmpdir()
     try:

@@ -172,8 +172,16 @@ class SerialLamp:
         heapsize: str = "96K",
         env: dict[str, str] | None = None,
         fs_bytes: int = DEFAULT_FS_BYTES,
+        romfs: bool | None = None,
     ) -> None:
+        """romfs: give the lamp a ROMFS partition (`<lamp_dir>.romfs`, emulator/rom.py), as an ESP32 with a
+        romfs partition has; default when the default interpreter can host one."""
+        from emulator import rom
+
         self.lamp_dir = Path(lamp_dir).resolve()
+        if romfs is None:
+            romfs = micropython is None and rom.available()
+        self.rom_file = Path(str(self.lamp_dir) + ".romfs") if romfs else None
         self.micropython = micropython or default_micropython()
         self.heapsize = heapsize
         self.env = dict(env or {})
@@ -333,12 +341,16 @@ class _Supervisor:
         )
         heap = heap_bytes(lamp.heapsize) + HEAP_EXTRA
         argv = [lamp.micropython, "-X", f"heapsize={heap}", "-i", str(BOOT_SCRIPT)]
+        if lamp.rom_file is not None:
+            from emulator import rom
+
+            argv = rom.partition_command(lamp.rom_file) + argv[1:]
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, name, os.O_RDWR, 0),  # no O_NOCTTY: becomes the controlling tty
             (os.POSIX_SPAWN_DUP2, 0, 1),
             (os.POSIX_SPAWN_DUP2, 0, 2),
         ]
-        self.pid = os.posix_spawn(lamp.micropython, argv, env, file_actions=actions, setsid=True)
+        self.pid = os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
         lamp._pid = self.pid
         lamp._master_a = master
         self.master_a = master

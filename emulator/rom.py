@@ -11,6 +11,11 @@ process, and the lamp's boot (upy_shim/romboot.py) mounts `vfs.VfsRom` over that
 deploy` writes to a lamp).
 
     python -m emulator.rom IMAGE [micropython options] SCRIPT [args]
+    python -m emulator.rom --partition FILE SIZE [micropython options] SCRIPT [args]
+
+The second form gives a serial-console lamp a writable ROMFS partition of SIZE bytes backed by FILE
+(erased flash, 0xff, when new): `vfs.rom_ioctl` in upy_shim/vfs.py writes it, so that the flash tool
+deploys an image as it would to an ESP32 (tools/romfs.py) and the lamp boots from it after a reset.
 """
 from __future__ import annotations
 
@@ -21,7 +26,9 @@ import os
 import sys
 from pathlib import Path
 
-ENV = "LAMPFLEET_ROM"  # "address:size" of the mapped image, read by upy_shim/romboot.py
+ENV = "LAMPFLEET_ROM"  # "address:size" of the mapped image, read by upy_shim/romboot.py and vfs.py
+FILE_ENV = "LAMPFLEET_ROM_FILE"  # the partition's backing file (written through by upy_shim/vfs.py)
+PARTITION_BYTES = 256 * 1024
 ROMBOOT = Path(__file__).with_name("upy_shim") / "romboot.py"
 
 
@@ -48,12 +55,24 @@ def command(image: Path, heapsize: str, script: Path) -> list[str]:
             str(script)]
 
 
+def partition_command(backing: Path, size: int = PARTITION_BYTES) -> list[str]:
+    """argv prefix (complete it with micropython's arguments) for a lamp with a writable partition."""
+    return [sys.executable, "-m", "emulator.rom", "--partition", str(backing), str(size)]
+
+
 def main(argv: list[str]) -> int:
     import micropython_run  # type: ignore[import-not-found]
 
-    image = Path(argv[0]).read_bytes()
-    mapped = ctypes.create_string_buffer(image, len(image))  # fixed address until this process ends
-    os.environ[ENV] = f"{ctypes.addressof(mapped)}:{len(image)}"
+    if argv[0] == "--partition":
+        backing, size, argv = Path(argv[1]).resolve(), int(argv[2]), argv[2:]
+        if not backing.exists() or backing.stat().st_size != size:
+            backing.write_bytes(b"\xff" * size)  # erased flash
+        os.environ[FILE_ENV] = str(backing)
+        content = backing.read_bytes()
+    else:
+        content = Path(argv[0]).read_bytes()
+    mapped = ctypes.create_string_buffer(content, len(content))  # fixed address until this process ends
+    os.environ[ENV] = f"{ctypes.addressof(mapped)}:{len(content)}"
     return int(micropython_run.run_main(["micropython", *argv[1:]]) or 0)
 
 

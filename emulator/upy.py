@@ -258,17 +258,23 @@ class UpyEmulator:
                            power_cycles=lp.power_cycles) for lp in lamps],
         }
 
+    @staticmethod
+    def _disconnect(lamp: _Lamp, sel: selectors.BaseSelector) -> None:
+        """Forget the board-bus connection of a lamp whose interpreter is gone."""
+        if lamp.conn is not None:
+            try:
+                sel.unregister(lamp.conn)
+            except (KeyError, ValueError):
+                pass
+            lamp.conn.close()
+            lamp.conn = None
+
     def _reap(self, lamps: list[_Lamp], sel: selectors.BaseSelector) -> None:
         """Restart lamps whose interpreter exited, as the watchdog would reset a real controller."""
         for lamp in lamps:
             if lamp.state in ("dead", "off") or lamp.proc is None or lamp.proc.poll() is None:
                 continue
-            if lamp.conn is not None:
-                try:
-                    sel.unregister(lamp.conn)
-                except (KeyError, ValueError):
-                    pass
-                lamp.conn.close()
+            self._disconnect(lamp, sel)
             lamp.restarts += 1
             if lamp.restarts > MAX_RESTARTS:
                 lamp.state = "dead"

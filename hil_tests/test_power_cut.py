@@ -130,13 +130,7 @@ class CuttingEmulator(UpyEmulator):
         for lamp in lamps:
             if lamp.state in ("dead", "off") or lamp.proc is None or lamp.proc.poll() != CUT_EXIT:
                 continue
-            if lamp.conn is not None:
-                try:
-                    sel.unregister(lamp.conn)
-                except (KeyError, ValueError):
-                    pass
-                lamp.conn.close()
-                lamp.conn = None
+            self._disconnect(lamp, sel)
             # Unpowered from the sample that wrote until the next poll, then booted as after any power loss.
             self.cuts[lamp.ident.lamp_id] = lamp.t_s
             lamp.state, lamp.reset_cause, lamp.wake_s = "off", "power_on", lamp.t_s + OFF_POLL_S

@@ -15,7 +15,7 @@ from tools.errors import ToolError
 from tools.flash import FlashReport, flash
 
 PHASES = {"image": "MicroPython image", "connect": "connecting", "stage": "copying", "commit": "switching",
-          "boot": "booting"}
+          "romfs": "writing ROMFS", "boot": "booting"}
 
 
 @dataclass

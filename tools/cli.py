@@ -103,6 +103,8 @@ def _ports(ports: tuple[str, ...], all_ports: bool) -> list[str]:
 @click.option("--chip", help="Expected chip (esp32, esp32s3, esp32c3) for --firmware.")
 @click.option("--baud", default=460800, show_default=True, help="esptool baud rate for --firmware.")
 @click.option("--source", is_flag=True, help="Copy .py sources instead of .mpy.")
+@click.option("--romfs/--no-romfs", default=True, show_default=True,
+              help="Also put the app in the lamp's ROMFS partition, when it has one (runs from flash: more heap).")
 @click.option("--new-key", is_flag=True, help="Replace the lamp's key even if it keeps its id.")
 @click.option("--no-reset", is_flag=True, help="Do not reset and watch the boot afterwards.")
 @click.option("--reset", "force_reset", is_flag=True, help="Reset and watch the boot even when up to date.")
@@ -112,7 +114,7 @@ def _ports(ports: tuple[str, ...], all_ports: bool) -> list[str]:
               help="Checkout whose firmware/ and telemetry/ to flash (default: this installation's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report(s) as JSON.")
 def flash_command(ports, all_ports, lamp_ids, site, profile, settings, board, firmware_bin, chip, baud, source,
-                  new_key, no_reset, force_reset, boot_timeout, connect_timeout, app_dir, as_json):
+                  romfs, new_key, no_reset, force_reset, boot_timeout, connect_timeout, app_dir, as_json):
     """Flash lamps: application (and MicroPython with --firmware), provisioning, then check the boot."""
     warn: list[str] = []
     try:
@@ -121,7 +123,7 @@ def flash_command(ports, all_ports, lamp_ids, site, profile, settings, board, fi
             raise ToolError(f"{len(lamp_ids)} lamp ids for {len(port_list)} ports",
                             "give one --lamp-id per --port, in the same order, or none", "bad-argument")
         kwargs = dict(site=site, profile=profile, settings=_settings(settings), board=_board(board),
-                      firmware_bin=firmware_bin, chip=chip, baud=baud, source=source, new_key=new_key,
+                      firmware_bin=firmware_bin, chip=chip, baud=baud, source=source, romfs=romfs, new_key=new_key,
                       reset=not no_reset, force_reset=force_reset, boot_timeout=boot_timeout,
                       connect_timeout=connect_timeout, on_key=_key_sink(warn))
         if app_dir:
@@ -184,7 +186,7 @@ def _with_progress_bar(run: Callable[[Callable[[str, int, int], None]], Any], po
 
         def progress(phase: str, done: int, total: int) -> None:
             bar.update(task, description=f"{port}: {PHASES.get(phase, phase)}",
-                       completed=done, total=total if phase == "stage" and total else None)
+                       completed=done, total=total if phase in ("stage", "romfs") and total else None)
 
         return run(progress)
 

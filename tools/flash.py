@@ -6,7 +6,9 @@
 2. Connect over the raw REPL, soft-reset (boot.py runs, main.py does not: the app is stopped, heap clean),
    read what the lamp's MicroPython loads (`sys.implementation._mpy`), build the app for it (tools/build.py).
 3. Compare sha256 of every device file with the build; stage, verify and commit only what differs, in one
-   atomic switch (tools/update.py). /config.json (tools/provision.py) and /board.json ride in the same
+   atomic switch (tools/update.py). On a lamp with a ROMFS partition the same code also goes there
+   (tools/romfs.py: invalidated before the switch, written and verified after it), so that it runs in
+   place from flash and leaves the heap to the link. /config.json (tools/provision.py) and /board.json ride in the same
    transaction, so code and config change together. A second run finds nothing to do ("up-to-date"),
    and an interrupted run resumes: staged files are kept, a committed switch is finished.
 4. Reset (the EN pin: RTS on a UART bridge, the control socket on an emulated lamp; `machine.reset()` on
@@ -31,6 +33,8 @@ from tools.errors import ToolError
 from tools.ports import describe_port, emulated_hard_reset
 from tools.provision import CONFIG_PATH, OnKey, Provisioning, build_config, config_bytes
 from tools.repl import RawRepl
+from tools.romfs import RomPartition
+from tools.romfs import image as romfs_image
 from tools.update import STAGE, apply
 
 MANAGED_DIRS = ("/lib/firmware", "/lib/telemetry", "/lib/umqtt", "/lib/lora")
@@ -56,6 +60,7 @@ class FlashReport:
     fmt: str = ""
     device: dict[str, Any] = field(default_factory=dict)
     image: dict[str, Any] | None = None
+    romfs: dict[str, Any] | None = None  # bytes, partition_bytes, status: written | up-to-date
     boot: dict[str, Any] | None = None
     key_registered: bool = False
     error: dict[str, str] | None = None
@@ -84,6 +89,7 @@ def flash(
     on_key: OnKey | None = None,
     source: bool = False,
     code: bool = True,
+    romfs: bool = True,
     reset: bool = True,
     force_reset: bool = False,
     reset_method: str = "auto",
@@ -98,7 +104,8 @@ def flash(
     """Bring the lamp on `port` to this repository's application and the given provisioning.
 
     `lamp_id=None` keeps the lamp's config; `code=False` writes the config only (provisioning);
-    `board=None` keeps the lamp's /board.json. Raises ToolError (with `.report`) on failure.
+    `board=None` keeps the lamp's /board.json; `romfs=False` leaves a ROMFS partition alone. Raises
+    ToolError (with `.report`) on failure.
     """
     started = time.monotonic()
     report = FlashReport(port, lamp_id)
@@ -125,11 +132,15 @@ def flash(
         note("connect", 1, 1)
 
         files: dict[str, bytes] = {}
+        rom: RomPartition | None = None
+        rom_image = b""
         if code:
             target = MpyTarget.from_sys_mpy(info.mpy) if info.mpy is not None else None
             manifest = build_app(target, repo, source=source)
             report.fmt = manifest.fmt
             files.update(manifest.files)
+            if romfs and manifest.fmt == "mpy":
+                rom, rom_image = _stale_romfs(fs, manifest.files, report)
         if board is not None:
             files["/board.json"] = board_data(board, repo)
         cfg: dict[str, Any] | None = None
@@ -143,7 +154,20 @@ def flash(
                 on_key(cfg["lamp_id"], cfg["devaddr"], bytes.fromhex(cfg["key_hex"]))
                 report.key_registered = True
 
+        if rom is not None:
+            rom.invalidate()  # from here until the image is whole again the lamp boots its /lib
         result = apply(fs, files, MANAGED_DIRS if code else (), note, before_commit)
+        if rom is not None:
+            sent = [0]
+
+            def romfs_progress(n: int) -> None:
+                sent[0] += n
+                note("romfs", sent[0], len(rom_image))
+
+            rom.write(rom_image, romfs_progress)
+            assert report.romfs is not None
+            report.romfs["status"] = "written"
+            result.status = "updated"
         report.written, report.deleted = result.written, result.deleted
         report.reused, report.recovered, report.file_bytes = result.reused, result.recovered, result.staged_bytes
         if b"finished an interrupted update" in repl.boot_output:
@@ -175,6 +199,18 @@ def flash(
             report.bytes_out, report.bytes_in = repl.bytes_out, repl.bytes_in
             repl.close()
         report.seconds = round(time.monotonic() - started, 3)
+
+
+def _stale_romfs(fs: DeviceFs, files: Mapping[str, bytes], report: FlashReport) -> tuple[RomPartition | None, bytes]:
+    """The lamp's ROMFS partition when its image differs from the app's (None: none, or up to date)."""
+    part = RomPartition(fs)
+    if part.partition is None:
+        return None, b""
+    data = romfs_image(files)
+    report.romfs = {"bytes": len(data), "partition_bytes": part.partition.size, "status": "up-to-date"}
+    if len(data) <= part.partition.size and part.holds(data):
+        return None, data
+    return part, data
 
 
 def hard_reset(repl: RawRepl, port: str, method: str = "auto") -> str:

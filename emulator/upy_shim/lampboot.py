@@ -13,8 +13,19 @@ BARE_ALLOC = 664
 def _lampfleet_boot(g):
     import machine  # noqa: F401  (the shims next to this file; cached before "/" is remounted)
 
+    rom = os.getenv("LAMPFLEET_ROM")
+    if rom:
+        import romvfs as vfs  # maps the ROMFS partition, opens its file before "/" is remounted
+
+        sys.modules["vfs"] = vfs
     os.mount_lamp(os.getenv("LAMPFLEET_LAMP_DIR"), int(os.getenv("LAMPFLEET_FS_BYTES") or "0"))
     sys.path[:] = ["", ".frozen", "/lib"]
+    if rom:
+        try:  # as the port does at boot: a valid image is mounted at /rom, ahead of /lib
+            vfs.mount(vfs.VfsRom(vfs.rom_ioctl(2, 0)), "/rom")
+            sys.path.insert(2, "/rom")
+        except OSError:
+            pass  # erased or half-written: the lamp runs what /lib holds
     # The heap was made LAMPFLEET_HEAP_EXTRA larger than the lamp's; fill what this emulation layer did not
     # use with ballast, so main.py finds as much free heap as under a bare `micropython -X heapsize=N`.
     import gc

@@ -2,8 +2,8 @@
 # Each check turns readings into a verdict with evidence (value, ref) for core/diagnosis.Faults:
 #
 # sensor             a reading outside its physical range (ref: 0 vbat, 1 ibat, 2 pv, 3 led, 4 temp); the
-#                    PV voltage near 0 by day while the battery charges, or at charging level in the middle
-#                    of the night for 30 min; vbat or ibat frozen across 3 load steps (the LED switching on
+#                    PV voltage near 0 by day while the battery charges, or at charging level for 30 min
+#                    more than 3 h from sunset and sunrise; vbat or ibat frozen across 3 load steps (the LED switching on
 #                    must move both)
 # pv_not_charging    sun well up (2 h after sunrise to 2 h before sunset, by the sun model), and for an hour
 #                    either the PV voltage near 0 with no charge current (panel disconnected, stolen), or a
@@ -95,8 +95,10 @@ class Health:
 
 
 def sun_phase(sun, now_s):
-    """(sun well up, deep night): 2 h inside the day, 1 h inside the night."""
+    """(sun well up, deep night): 2 h inside the day, 3 h inside the night. A clock hours off shows as
+    light at the night's edges first; blaming the sensor for it would also stop the PV nights that
+    measure the skew (core/night.py), so only light deep in the night condemns the sensor."""
     is_night, set_s, rise_s = sun
     if is_night:
-        return False, set_s + 3600 <= now_s <= rise_s - 3600
+        return False, set_s + 3 * 3600 <= now_s <= rise_s - 3 * 3600
     return rise_s + 7200 <= now_s <= set_s - 7200, False

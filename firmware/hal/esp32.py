@@ -100,7 +100,8 @@ class Esp32Hal:
         self._wdt = machine.WDT(timeout=self._wdt_ms)
         self._fed = False
         self._rtc = machine.RTC()
-        self._modem = _make_modem(board.get("lora"))
+        self._lora = board.get("lora")
+        self._modem = _make_modem(self._lora)
 
     def reset_cause(self) -> str:
         return _RESET_CAUSES.get(machine.reset_cause(), "unknown")
@@ -143,9 +144,29 @@ class Esp32Hal:
         if "usb_pin" in self._switches:
             self._switches["usb_pin"].value(1 if usb_on else 0)
 
-    def radio_send(self, frame: bytes) -> None:
-        if self._modem is not None:
-            self._modem.send(frame)
+    def radio_send(self, frame: bytes) -> bool:
+        if self._modem is None:
+            return False
+        self._modem.send(frame)
+        return True
+
+    def transport(self, config: dict):
+        """The link's transport (firmware/link/transport.py): MQTT over Wi-Fi when the lamp's config has
+        an "mqtt" section, else LoRa on the board's radio, else None (nothing to report on)."""
+        mqtt = config.get("mqtt")
+        if mqtt:
+            from firmware.link.mqtt_transport import MqttTransport
+
+            _wifi_on(mqtt)
+            return MqttTransport(config["lamp_id"], mqtt["server"], port=mqtt.get("port", 1883),
+                                 user=mqtt.get("user"), password=mqtt.get("password"),
+                                 ssl=bool(mqtt.get("tls", False)))
+        if self._modem is not None and self._lora is not None:
+            from firmware.link.lora_transport import LoraTransport
+
+            return LoraTransport(self._modem, {k: self._lora[k] for k in ("freq_khz", "sf", "bw", "coding_rate",
+                                                                         "output_power") if k in self._lora})
+        return None
 
     def sleep_ms(self, ms: int) -> None:
         fed, self._fed = self._fed, False
@@ -178,6 +199,17 @@ class Esp32Hal:
 
     def log(self, msg: str) -> None:
         print(msg)
+
+
+def _wifi_on(mqtt: dict) -> None:
+    """Start joining the access point and return at once: the MQTT transport retries with backoff
+    until the station has an address (a blocking join would starve the watchdog)."""
+    import network
+
+    sta = network.WLAN(network.WLAN.IF_STA)
+    sta.active(True)
+    if not sta.isconnected():
+        sta.connect(mqtt["wifi_ssid"], mqtt.get("wifi_password", ""))
 
 
 def _make_modem(spec: dict | None):

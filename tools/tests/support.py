@@ -24,6 +24,7 @@ class FakeBus:
         self.sock.listen(16)
         self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
         self.hellos: list[str] = []
+        self.frames = 0
         self._stop = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -56,6 +57,9 @@ class FakeBus:
                 if op == "hello":
                     self.hellos.append(req.get("lamp", ""))
                     reply = {"reset_cause": "power_on", "readings": READINGS, "t_ms": t_ms}
+                elif op == "tx":
+                    self.frames += 1
+                    reply = {"ok": True, "down": []}  # the network took it
                 elif op == "sleep":
                     time.sleep(self.sleep_s)
                     t_ms += int(req.get("ms", 1000))

@@ -10,6 +10,7 @@ from pathlib import Path
 from tools.build import MpyTarget, board_data, build_app
 from tools.flash import flash
 from tools.provision import config_bytes
+from tools.romfs import image as romfs_image
 from tools.update import BOOT_PY
 
 MPREMOTE = [sys.executable, "-m", "mpremote"]
@@ -49,8 +50,14 @@ def test_a_lamp_prepared_with_mpremote_cp_is_up_to_date(make_lamp, bus, app_repo
     r = subprocess.run([*MPREMOTE, "connect", lamp.pty_path, "resume", "cp", *top, ":", "+",
                         "cp", "-r", str(root / "lib"), ":"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+    # and the ROMFS partition with `mpremote romfs deploy` (the image tools/romfs.py would write)
+    (tmp_path / "app.romfs").write_bytes(romfs_image(files.files))
+    r = subprocess.run([*MPREMOTE, "connect", lamp.pty_path, "resume", "romfs", "deploy", str(tmp_path / "app.romfs")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ROMFS image deployed" in r.stdout, r.stdout + r.stderr
     keys = []
     report = flash(lamp.pty_path, "BGI-004", "bangui-5e", board=board, repo=app_repo,
                    on_key=lambda *a: keys.append(a))
     assert report.status == "up-to-date", report.written
+    assert report.romfs is not None and report.romfs["status"] == "up-to-date"
     assert keys == [] and json.loads((lamp.lamp_dir / "config.json").read_text()) == config

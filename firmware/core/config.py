@@ -10,6 +10,9 @@ DEFAULTS = {
     "dusk_pv_mv": 5000,
     "dawn_pv_mv": 6000,
     "daylight_confirm_s": 300,
+    # Or from a light sensor where one is fitted: [dusk_lux, dawn_lux], dawn at least twice dusk (light
+    # is logarithmic), e.g. [15, 45]; null: the PV voltage.
+    "light_sensor": None,
     # Astronomy: 833 mdeg is the almanac sunrise/sunset, 6000 civil twilight. The PV sensor may light
     # the lamp up to `astro_window_min` before sunset and keep it on that long after sunrise.
     "sun_depression_mdeg": 833,
@@ -109,6 +112,10 @@ def _check(name, value):
     elif _is_int(default):
         if not _is_int(value) or value < 0:
             raise ConfigError(name, "must be a non-negative integer")
+    elif name == "light_sensor":
+        if value is not None and not (isinstance(value, list) and len(value) == 2 and _is_int(value[0])
+                                      and _is_int(value[1]) and 0 < 2 * value[0] <= value[1]):
+            raise ConfigError(name, "use null (PV decides) or [dusk_lux, dawn_lux] with dawn at least twice dusk")
     elif isinstance(default, str):
         if not isinstance(value, str):
             raise ConfigError(name, "must be a string")

@@ -8,7 +8,7 @@
 # - Ramps: switching on, boosts and mode changes are immediate; changes of the plan move by
 #   ramp_pct_per_min; non-zero levels below led_min_pct are raised to it (no flicker).
 # - Sampling: sample_s at night and near dusk, day_sample_s (light sleep) by day.
-from firmware.core import modes
+from firmware.core import daylight, modes
 
 
 def plan(state, now_ms):
@@ -74,7 +74,7 @@ def ramp(state, level, dt_ms, now_ms):
     return max(now - most, min(now + most, level))
 
 
-def next_ms(state, sun, pv, now_ms):
+def next_ms(state, sun, light, now_ms):
     cfg = state.cfg
     short = cfg.sample_s * 1000
     if state.mode not in (modes.DAY, modes.LOW) or state.night.daylight.pending_since_ms is not None:
@@ -83,6 +83,6 @@ def next_ms(state, sun, pv, now_ms):
         to_dusk = (sun[1] - 60) * 1000 - now_ms  # wake at the astronomical dusk (core/night.py GUARD_S)
         if to_dusk < (cfg.astro_window_min + 10) * 60000:
             return max(1000, min(short, to_dusk))
-    elif pv < 3 * cfg.dawn_pv_mv:
+    elif light < 3 * daylight.thresholds(cfg)[1]:
         return short
     return cfg.day_sample_s * 1000

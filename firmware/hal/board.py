@@ -64,6 +64,10 @@ def validate(board: dict) -> list:
             _pin(problems, "lora.%s" % key, lora.get(key), output=True)
         _pin(problems, "lora.miso", lora.get("miso"))
         _pin(problems, "lora.dio0", lora.get("dio0"))
+    light = board.get("light")
+    if light is not None:
+        _pin(problems, "light.scl", light.get("scl"), output=True)  # open-drain lines: both driven
+        _pin(problems, "light.sda", light.get("sda"), output=True)
     used: dict = {}
     for where, pin in _all_pins(board):
         if pin in used:
@@ -87,4 +91,7 @@ def _all_pins(board: dict) -> list:
     for key in ("sck", "mosi", "miso", "cs", "dio0", "reset"):
         if isinstance(board.get("lora"), dict):
             pins.append(("lora." + key, board["lora"].get(key)))
+    for key in ("scl", "sda"):
+        if isinstance(board.get("light"), dict):
+            pins.append(("light." + key, board["light"].get(key)))
     return [(w, p) for w, p in pins if isinstance(p, int)]

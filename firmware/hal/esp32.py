@@ -72,6 +72,27 @@ class _Digital:
         return 1 if self.pin.value() == self.active else 0
 
 
+class _LightSensor:
+    """BH1750 ambient light sensor on I2C, continuous high-resolution mode (1 lx steps, 120 ms): the
+    datasheet's count / 1.2 = lux. -1 (read as a faulty sensor by the core) when it does not answer."""
+
+    def __init__(self, spec: dict) -> None:
+        self.addr = spec.get("addr", 0x23)
+        self.i2c = machine.SoftI2C(scl=machine.Pin(spec["scl"]), sda=machine.Pin(spec["sda"]), freq=100000)
+        self.started = False
+
+    def read(self) -> int:
+        try:
+            if not self.started:
+                self.i2c.writeto(self.addr, b"\x10")
+                self.started = True
+            data = self.i2c.readfrom(self.addr, 2)
+        except OSError:
+            self.started = False
+            return -1
+        return ((data[0] << 8) | data[1]) * 10 // 12
+
+
 class Esp32Hal:
     def __init__(self, board: dict) -> None:
         problems = validate(board)
@@ -100,6 +121,7 @@ class Esp32Hal:
         self._wdt = machine.WDT(timeout=self._wdt_ms)
         self._fed = False
         self._rtc = machine.RTC()
+        self._light = _LightSensor(board["light"]) if board.get("light") else None
         self._lora = board.get("lora")
         self._modem = _make_modem(self._lora)
 
@@ -119,6 +141,8 @@ class Esp32Hal:
             readings[name] = channel.read()
         for name, channel in self._digital.items():
             readings[name] = channel.read()
+        if self._light is not None:
+            readings["lux"] = self._light.read()
         return readings
 
     def _duty(self, pct: float) -> int:

@@ -55,7 +55,8 @@ class World:
     the LED takes load_full_ma at 100 %, the controller 30 mA. `pv_fn(t_ms, pv_mv)` may override the
     PV reading (sensor faults, storms, headlights); `clear(day_index)` gives a day's clearness."""
 
-    def __init__(self, c, soc_pct=80, start_ms=AUG1_MS + 12 * HOUR_MS, charge_ma=8000, clear=None, pv_fn=None):
+    def __init__(self, c, soc_pct=80, start_ms=AUG1_MS + 12 * HOUR_MS, charge_ma=8000, clear=None, pv_fn=None,
+                 lux_fn=None):
         self.cfg = c
         self.table = c.battery.ocv_mv
         self.cap_uah = c.battery_mah * 1000
@@ -65,6 +66,7 @@ class World:
         self.charge_ma = charge_ma
         self.clear = clear or (lambda d: 100)
         self.pv_fn = pv_fn
+        self.lux_fn = lux_fn  # (t_ms, lux) -> lux: a light sensor's own story (default: the sky's light)
         self.led_pct = 0
         self.load_ma = c.load_full_ma
         self.dark_ms = 0  # astronomical night with the LED off
@@ -104,9 +106,12 @@ class World:
         load = (self.load_ma * self.led_pct // 100 if self.q_uah > 0 else 0) + 30
         ibat = chg - load
         vbat = ocv_mv(self.table, self.q_uah * 100 // self.cap_uah) + ibat * 20 // 1000
+        lux = pv // 10  # the sky: ~500 lx when the panel gives the PV dusk threshold
         if self.pv_fn is not None:
             pv = self.pv_fn(self.t_ms, pv)
-        return {"vbat_mv": vbat, "ibat_ma": ibat, "pv_mv": pv,
+        if self.lux_fn is not None:
+            lux = self.lux_fn(self.t_ms, lux)
+        return {"vbat_mv": vbat, "ibat_ma": ibat, "pv_mv": pv, "lux": lux,
                 "led_ma": self.cfg.led_max_ma * self.led_pct // 100, "temp_c": 28}
 
     def advance(self, dt_ms, led_pct):

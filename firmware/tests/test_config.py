@@ -49,6 +49,13 @@ def test_night_profile_validation():
         assert _error(config.build, {"night_profile": bad}, battery=chemistry()) == "night_profile", bad
 
 
+def test_light_sensor_thresholds_validation():
+    assert config.build({"light_sensor": [15, 45]}, battery=chemistry()).light_sensor == [15, 45]
+    assert config.build({}, battery=chemistry()).light_sensor is None
+    for bad in ([15, 20], [0, 10], [15], "15,45", [15, "45"], True, [-5, 10]):
+        assert _error(config.build, {"light_sensor": bad}, battery=chemistry()) == "light_sensor", bad
+
+
 def test_integers_and_battery_profile_required():
     assert _error(config.build, {"sample_s": 0}, battery=chemistry()) == "sample_s"
     assert _error(config.build, {"autonomy_days": -1}, battery=chemistry()) == "autonomy_days"

@@ -105,6 +105,20 @@ def test_dead_pv_sensor():
     check("dead PV sensor")
 
 
+def test_a_light_sensor_where_fitted_decides_instead_of_the_pv_voltage():
+    # The PV voltage says "storm" from 16:50 (as in the storm row above, which lights the lamp then);
+    # a light sensor that still sees daylight keeps it off until the astronomical dusk, and one that
+    # sees the storm lights it early, whatever the panel says.
+    storm_pv = dark_between(16, 50, 18, 30)
+    for lux_fn, lit in ((None, SUNSET - 60), (lambda t, lux: 5 if at(16, 50) <= t < at(18, 30) else 1000,
+                                              at(16, 55) // 1000)):
+        state, world = s.lamp({"light_sensor": [15, 45]}, pv_fn=storm_pv, lux_fn=lux_fn)
+        log = []
+        s.run(state, world, 8, log=log)
+        assert abs(first_lit(log) // 1000 - lit) <= 60, (lux_fn, first_lit(log) // 1000 - lit)
+        assert world.dark_ms == 0
+
+
 def test_reboot_at_night_lights_at_once_with_a_running_clock():
     state, world = s.lamp()
     s.run(state, world, 10)  # to 22:00

@@ -6,8 +6,9 @@ Spec grammar (CLI `--faults`, comma or semicolon separated):
 
 LAMP   lamp ID or 1-based index ("2"), or "*" for every lamp
 -      the fault is repaired at WHEN instead of injected (a crew's visit)
-FAULT  a name from emulator.physics (led_open, led_short, panel_disconnected, soiling, ...), a fault of
-       the surroundings (radio_dead, tamper: emulator/world.py) or of the controller's clock:
+FAULT  a name from emulator.physics (led_open, led_short, led_stuck_on, panel_disconnected, soiling, ...),
+       a fault of the surroundings (emulator/world.py: radio_dead, tamper, and kit_off, a household that
+       switches its kit's lantern off whenever it comes on) or of the controller's clock:
          clock_drift=PPM      the RTC runs fast (PPM > 0) or slow by PPM parts per million from WHEN;
                               repaired (-clock_drift): the drift stops, the offset gained so far stays
          clock_jump=SECONDS   the RTC is set SECONDS ahead (negative: behind) at WHEN, e.g. 7200 or -3600;
@@ -18,7 +19,7 @@ WHEN   offset from the start ("6h", "90m", "2d", "3600s") or ISO 8601 time; defa
 PROB   optional probability 0-1 that the fault happens at all (drawn from the scenario seed)
 
 Examples: "2:led_open@30h", "2:-led_open@50h", "BGI-0003:soiling=0.5@1d", "*:radio_dead@2d%0.1",
-"3:clock_drift=500", "4:clock_jump=-7200@2d"
+"3:clock_drift=500", "4:clock_jump=-7200@2d", "5:led_stuck_on@20h" (day burning), "KIT-0001:kit_off@1d"
 """
 from __future__ import annotations
 

@@ -19,9 +19,10 @@ from emulator.scenario import LampIdentity, Scenario
 
 NIGHT_ELEVATION_DEG = -0.833  # the sun's upper limb below the horizon
 SENSOR_KEYS = ("vbat_mv", "ibat_ma", "pv_mv", "led_ma", "temp_c", "lux")
-# Faults of the lamp's surroundings handled here rather than in the physics: the radio link and the
-# enclosure's tamper switch (a reading of 1 while open).
-WORLD_FAULTS = ("radio_dead", "tamper")
+# Faults of the lamp's surroundings handled here rather than in the physics: the radio link, the
+# enclosure's tamper switch (a reading of 1 while open) and, for kits, a household that does not use its
+# lantern (kit_off: it presses the kit's button whenever the lantern comes on, see readings()).
+WORLD_FAULTS = ("radio_dead", "tamper", "kit_off")
 # What the controller reports after its supply came back (physics' last_interruption -> reset cause).
 _RESET_AFTER = {"brown_out": "brown_out", "power_cut": "power_on", "battery_protection": "power_on"}
 
@@ -77,6 +78,9 @@ class LampWorld:
         self.physics = LampPhysics(spec, self.site, weather or make_weather(scenario),
                                    seed=scenario.seed * 1_000_003 + index)
         chosen = fault_specs.for_lamp(scenario.faults, ident.lamp_id, index, scenario.seed)
+        if ident.profile != "kit" and any(e.fault == "kit_off" for e in chosen):
+            raise ValueError(f"kit_off: {ident.lamp_id} is a street lamp (its button is the test button); "
+                             "the household switch is a kit's")
         # The controller's RTC (clock_drift, clock_jump) is not physics: it only changes what now_ms() reads.
         self.clock = LampClock(scenario.start_s, [e for e in chosen if e.fault in CLOCK_FAULTS])
         self._pending = [e for e in chosen if e.fault not in CLOCK_FAULTS]
@@ -85,6 +89,7 @@ class LampWorld:
         self.world_faults: set[str] = set()
         self._loss_rng = random.Random(f"{scenario.seed}:{ident.lamp_id}:loss")
         self._interruptions_seen = 0
+        self._led_pct = 0.0  # the level the firmware commanded over the last advance
 
     def _apply_due_faults(self, t_s: float) -> None:
         start = self.scenario.start_s
@@ -124,6 +129,12 @@ class LampWorld:
         r = self.physics.read(t_s)
         out = {k: r[k] for k in SENSOR_KEYS}
         out["tamper"] = 1 if "tamper" in self.world_faults else 0
+        if "kit_off" in self.world_faults and self._led_pct > 0:
+            # The household switches the lantern off as soon as it sees it lit: one press of the kit's
+            # button (presses since the last sample, as the HAL latches them), read at this sample. The
+            # firmware holds manual_off until the next dusk or dawn; at dusk the night mode lights the
+            # lantern again and the household presses again: lit for one sample (sample_s) each evening.
+            out["button"] = 1
         return out
 
     def advance(self, t_s: float, dt_s: float, led_pct: float) -> None:
@@ -138,6 +149,7 @@ class LampWorld:
             if self.physics.lumen_hours == lit_before and self._is_night(t_s + step / 2):
                 self.dark_minutes += step / 60
             t_s += step
+        self._led_pct = led_pct
 
     def metrics(self) -> dict:
         p = self.physics

@@ -59,7 +59,10 @@ class Track:
     """What the detector remembers about one lamp."""
 
     last_frame_s: int | None = None
-    heard_s: int = 0  # the gateway's clock at the newest arrival: queued frames arrive late, yet prove contact
+    # The gateway's clock at the newest arrival (0: not heard since the gateway started). Silence is judged
+    # on it, never on the lamp's own clock: queued frames arrive late yet prove contact, and a lamp whose
+    # clock is ahead or behind is heard when it is heard.
+    heard_s: int = 0
     last_status: dict | None = None
     last_mode: str | None = None
     rules: dict[str, _Rule] = field(default_factory=dict)
@@ -85,7 +88,11 @@ class Detector:
             setattr(s, key, value)
         self.s = s
         self.utc_offset_s = utc_offset_s
-        self.started_s: int | None = None
+        self.started_s: int | None = None  # the gateway's clock at the first tick
+        # Silence counts from here at the earliest: the start, moved forward by every step of the gateway's
+        # clock (see _clock); `clock_s` is the newest reading of that clock (a tick or an arrival).
+        self.listening_s: int | None = None
+        self.clock_s: int | None = None
         self.tracks: dict[str, Track] = {}
         self.days = daily.DayJudge(s, utc_offset_s)
 
@@ -157,11 +164,24 @@ class Detector:
         elif fault == BATTERY_DEGRADED:
             t.days.capacities.clear()
 
+    def _clock(self, now_s: int) -> None:
+        """One reading of the gateway's clock (a tick, an arrival). A jump forward of more than
+        `clock_step_s` since the last reading is time the gateway did not listen: it was stopped, stalled or
+        suspended, its clock was stepped, or, with the device clock, a lamp whose clock is ahead was heard
+        (the fleet's newest device time jumps with it). Silence counts from after the jump, as after a
+        restart: nobody can be silent for time the gateway was not listening."""
+        last = self.clock_s
+        if last is not None and now_s - last > self.s.clock_step_s:
+            self.listening_s = now_s if self.listening_s is None else max(self.listening_s, now_s)
+        if last is None or now_s > last:
+            self.clock_s = now_s
+
     # ------------------------------------------------------------ frames
 
     def observe_frame(self, lamp: Lamp, frame: dict, heard_s: int | None = None) -> list[Finding]:
         """Any authenticated frame proves the lamp talks; each frame type feeds its rules. `heard_s`: the
-        gateway's clock when the frame arrived (proof of life dates from then)."""
+        gateway's clock when the frame arrived (proof of life dates from then); without it the frame's
+        own time stands for it (callers whose clock is the lamps')."""
         track = self.track(lamp.lamp_id)
         t = frame.get("time_s")
         findings: list[Finding] = []
@@ -172,19 +192,22 @@ class Detector:
         if t is None:
             return findings
         # Contact is back when a frame is heard, not when it was written: after a radio repair the lamp's
-        # queue arrives oldest first, stamped before the alert was even raised.
-        back_s = t if heard_s is None else max(t, heard_s)
+        # queue arrives oldest first, stamped before the alert was even raised; a lamp whose clock was set
+        # back sends times older than its last frame. Any authenticated frame is proof of life.
+        back_s = t if heard_s is None else heard_s
+        self._clock(back_s)
+        before_s = max(track.heard_s, self.listening_s or 0)
         track.heard_s = max(track.heard_s, back_s)
         if track.last_frame_s is None or t > track.last_frame_s:
             track.last_frame_s = t
-            for name in (COMMUNICATION_FAILURE, THEFT):
-                rule = track.rules.get(name)
-                if rule is not None and rule.active:
-                    rule.active = False
-                    since = t if rule.since_s is None else rule.since_s
-                    rule.since_s = None
-                    findings.append(self._finding(lamp.lamp_id, track, name, "clear", back_s, since,
-                                                  {"frame_s": t, "silent_s": t - since}))
+        for name in (COMMUNICATION_FAILURE, THEFT):
+            rule = track.rules.get(name)
+            if rule is not None and rule.active:
+                rule.active = False
+                since = t if rule.since_s is None else rule.since_s
+                rule.since_s = None
+                findings.append(self._finding(lamp.lamp_id, track, name, "clear", back_s, since,
+                                              {"frame_s": t, "silent_s": max(0, back_s - before_s)}))
         kind = frame["type"]
         if kind == "status":
             findings += self._status(lamp, track, frame)
@@ -316,6 +339,8 @@ class Detector:
         """Rules that depend on time passing: silence, theft, reboot loops ending, daily harvest and use."""
         if self.started_s is None:
             self.started_s = now_s
+            self.listening_s = now_s if self.listening_s is None else max(self.listening_s, now_s)
+        self._clock(now_s)
         lamps = list(lamps)
         out: list[Finding] = []
         for lamp in lamps:
@@ -347,9 +372,10 @@ class Detector:
     def _silence(self, lamp: Lamp, track: Track, now_s: int) -> list[Finding]:
         s = self.s
         assert track.last_frame_s is not None
-        # Silence counts from the gateway's own start at the earliest: a restart never declares the
-        # whole fleet silent (ThingsBoard #13715).
-        reference = max(track.last_frame_s, track.heard_s, self.started_s or track.last_frame_s)
+        # Silence is the gateway's time since it last heard the lamp, counted from the gateway's own start
+        # (or the end of a step of its clock) at the earliest: a restart never declares the whole fleet
+        # silent (ThingsBoard #13715). The lamp's device time (last_frame_s) only dates the alert.
+        reference = max(track.heard_s, self.listening_s if self.listening_s is not None else now_s)
         silent_s = now_s - reference
         interval = lamp.status_interval_s
         out: list[Finding] = []
@@ -362,7 +388,8 @@ class Detector:
             theft.active = True
             theft.since_s = track.last_frame_s
             out.append(self._finding(lamp.lamp_id, track, THEFT, "raise", now_s, track.last_frame_s, {
-                "tamper_s": track.tamper_s, "last_frame_s": track.last_frame_s, "silent_s": silent_s}))
+                "tamper_s": track.tamper_s, "last_frame_s": track.last_frame_s, "last_heard_s": track.heard_s or None,
+                "silent_s": silent_s}))
         comm = track.rule(COMMUNICATION_FAILURE)
         if comm.active or theft.active:
             return out
@@ -373,6 +400,7 @@ class Detector:
             p = max(s.loss_rate, 1e-9)
             missed = silent_s // interval
             out.append(self._finding(lamp.lamp_id, track, COMMUNICATION_FAILURE, "raise", now_s, track.last_frame_s, {
-                "last_frame_s": track.last_frame_s, "silent_s": silent_s, "missed_intervals": missed,
+                "last_frame_s": track.last_frame_s, "last_heard_s": track.heard_s or None, "silent_s": silent_s,
+                "missed_intervals": missed,
                 "needed_intervals": k, "loss_rate": p}))
         return out

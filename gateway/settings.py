@@ -34,6 +34,12 @@ class DetectSettings:
     loss_rate: float = 0.2
     silence_false_alarm: float = 1e-7
     min_silent_intervals: int = 3
+    # Silence is judged on the gateway's clock (when a lamp was last heard). A jump of that clock by more
+    # than this between two readings (ticks, arrivals) is time the gateway did not listen (stopped,
+    # suspended, clock stepped; with the device clock, a lamp whose clock is ahead): silence counts from
+    # after it, as after a restart. The service reads its clock every second (device clock: every 5 device
+    # minutes at most, plus the spacing of frames).
+    clock_step_s: int = 1800
     # lampUnexpectedOn: LED drawing current while the panel sees daylight.
     day_pv_mv: int = 8000
     on_ratio_pct: int = 10

@@ -32,12 +32,16 @@ def register(db_path: Path, lamps: list[LampIdentity], site: str = "bangui") -> 
 class GatewayProcess:
     """`lampfleet gateway` as a separate process, as it runs in production."""
 
-    def __init__(self, workdir: Path, broker_url: str, db_path: Path, clock: str = "device"):
+    def __init__(self, workdir: Path, broker_url: str, db_path: Path, clock: str = "device",
+                 detect: dict[str, int] | None = None):
+        """`detect`: [detect] settings (docs/alert-rules.md), e.g. a lower unused_days for a short run."""
         self.workdir = Path(workdir)
         self.db_path = db_path
         self.config = self.workdir / "gateway.toml"
+        detect_toml = "".join(f"{key} = {value}\n" for key, value in (detect or {}).items())
         self.config.write_text(
-            f'[gateway]\nbroker_url = "{broker_url}"\ndatabase = "{db_path}"\nclock = "{clock}"\n')
+            f'[gateway]\nbroker_url = "{broker_url}"\ndatabase = "{db_path}"\nclock = "{clock}"\n'
+            + (f"[detect]\n{detect_toml}" if detect_toml else ""))
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 20.0) -> "GatewayProcess":

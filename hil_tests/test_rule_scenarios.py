@@ -4,7 +4,7 @@ report interval after the fault becomes observable, and resolved after the simul
 
 One emulation serves the whole table: lamp 1 stays healthy, each rule gets a lamp of its own, and the
 lamps run in lockstep (emulator/upy.py), so the rules cost one run of 36 simulated hours, not one each.
-Rules the firmware and emulator cannot produce today are listed at the end, with the reason.
+lanternUnused judges whole local days, so it has its own short run of two kits at the end.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from emulator.physics.site import get_site
 from emulator.scenario import Scenario, make_fleet
 from emulator.upy import UpyEmulator
 from emulator.world import next_sun_event
+from gateway.daily import local_day
 from hil_tests.stack import AlertListener, GatewayProcess, register
 from lampfleet.broker import Mosquitto
 from lampfleet.cli import cli
@@ -114,6 +115,11 @@ class Case:
 # Offsets are from noon in Bangui (11:00 UTC) on day 1: dusk near +6 h, dawn near +18 h.
 CASES: dict[str, Case] = {
     "controlGearFailure": Case("{n}:led_short@4h,{n}:-led_short@28h", first_dusk, 28),
+    # Day burning: the driver stuck on at 08:00 on day 2, in full daylight, replaced at noon. The firmware
+    # sees current with the LED commanded off and raises its `driver` fault (3 samples), which is also a
+    # controlGearFailure; the gateway's lampUnexpectedOn judges the status frames (PV up, LED drawing).
+    "lampUnexpectedOn": Case("{n}:led_stuck_on@20h,{n}:-led_stuck_on@24h", at_fault, 24,
+                             also=("controlGearFailure",)),
     # The firmware tells a dead panel from a passing cloud by an hour without charge in full sun.
     "chargingFailure": Case("{n}:panel_disconnected@4h,{n}:-panel_disconnected@22h", full_sun, 22, confirm_s=H),
     "lanternNotCharging": Case("{n}:panel_disconnected@4h,{n}:-panel_disconnected@22h", full_sun, 22,
@@ -245,11 +251,56 @@ def test_rule_on_the_real_firmware(lamp_backend, run, rule):
     assert len(resolved) == 1 and resolved[0]["at_s"] > repair_s - INTERVAL_S, (repair_s, resolved)
 
 
-# Rules the real firmware on the emulator cannot produce today (so not in CASES, not faked):
-# - lampUnexpectedOn (day burning): the firmware lights only at night by its sun model with PV hysteresis,
-#   and no emulator fault drives the LED by day (emulator/physics/led.py: current only when commanded; no
-#   stuck relay or driver). sensor_stuck_pv_mv=0 is caught by the firmware's sensor check and the status
-#   frames then report pv_mv near 0, which the rule (pv_mv >= day_pv_mv) does not judge.
-# - lanternUnused (kits): a working kit lights automatically every night (led_pct >= 5 counts as use); only
-#   a household switching it off would make it "unused", and the emulator has no button or door input.
-# - lampFailure has its real-firmware scenarios already: hil_tests/test_first_alert.py, test_scenarios.py.
+# lampFailure has its real-firmware scenarios already: hil_tests/test_first_alert.py, test_scenarios.py.
+
+
+# lanternUnused: a kit that keeps reporting but is not used for `unused_days` local days. The household of
+# kit 1 switches its lantern off whenever it comes on (world fault kit_off: the kit's button, manual_off,
+# which the firmware holds until the next dusk or dawn) from noon on day 1, and uses it again from 08:00
+# on day 3; kit 2 is used every night. Judged once a local day is over plus 2 h (gateway/daily.py), so the
+# run ends at 03:00 on day 4, and [detect] unused_days is lowered from 7 to 2 to keep it short. The press
+# is read at the next sample, so the lantern burns one minute each evening; a status frame that falls in
+# that minute (about one evening in ten; none on days 1-2 with this seed) shows it lit, which counts as use:
+# the test first checks, from the stored readings, that days 1-2 showed no use.
+UNUSED_DAYS = 2
+KIT_DAYS = 2.625
+KIT_FAULTS = "1:kit_off,1:-kit_off@44h"
+
+
+def test_lantern_unused_on_the_real_firmware(lamp_backend, broker, tmp_path):
+    scenario = Scenario(make_fleet(2, seed=31, prefix="KIT", profile="kit"), days=KIT_DAYS, seed=31,
+                        faults=parse(KIT_FAULTS))
+    unused, used = (ident.lamp_id for ident in scenario.lamps)
+    db_path = tmp_path / "gateway.sqlite3"
+    register(db_path, scenario.lamps)
+    gateway = GatewayProcess(tmp_path, broker.url, db_path, detect={"unused_days": UNUSED_DAYS}).start()
+    listener = AlertListener(broker.url)
+    sink = MqttSink(broker.url)
+    try:
+        UpyEmulator(scenario, tmp_path / "lamps", sink).run()
+        sink.close()
+        gateway.wait_for_counters(sink.last_fcnt16)
+        time.sleep(2.5)  # two gateway ticks: the day rules on the last device time
+    finally:
+        gateway.stop()
+        listener.close()
+    run = Run(scenario, db_path, listener.alerts, {})
+    # What the gateway saw, per local day: use is a status frame with the LED at 5 % or more, or manual_on.
+    offset = 3600  # Bangui, UTC+1 ([alerts] utc_offset_s)
+    first = local_day(int(scenario.start_s), offset)
+    days: dict[int, list[tuple]] = {}
+    for row in run.query("SELECT time_s, led_pct, mode FROM readings WHERE lamp_id=? ORDER BY time_s", unused):
+        days.setdefault(local_day(row[0], offset) - first, []).append(row)
+    assert any(mode == "manual_off" for _, _, mode in days[0]), "the household's press never reached the firmware"
+    was_used = {d: any(pct >= 5 or mode == "manual_on" for _, pct, mode in rows) for d, rows in days.items()}
+    assert was_used[0] is False and was_used[1] is False and was_used[2] is True, was_used
+
+    assert [a for a in run.alerts if a["lamp_id"] == used] == []
+    mine = [(a["fault"], a["state"]) for a in run.alerts if a["lamp_id"] == unused]
+    assert mine == [("lanternUnused", "firing"), ("lanternUnused", "resolved")], run.alerts
+    # Raised with the last frame of the second unused day, resolved with the last frame of the day of use.
+    firing, resolved = (next(a for a in run.alerts if a["lamp_id"] == unused and a["state"] == state)
+                        for state in ("firing", "resolved"))
+    assert firing["at_s"] == days[1][-1][0] and firing["evidence"]["days_unused"] == UNUSED_DAYS, firing
+    assert firing["evidence"]["last_used_day"] is None
+    assert resolved["at_s"] == days[2][-1][0] and resolved["evidence"]["used"] is True, resolved

@@ -3,6 +3,9 @@
 
 Faults (`set_fault(fault, value=None, /, **params)`, `clear_fault(fault)`); `value` is the primary parameter:
     led_open, led_short, driver_fault              LED / driver faults (led.py)
+    led_stuck_on (level=1.0)                       driver or relay stuck on: the LED draws current and gives
+                                                   light at `level` (0..1 of full) whatever the PWM command,
+                                                   by day too (day burning), as long as the battery supplies it
     panel_disconnected                             panel stolen or cable cut: 0 V, 0 W
     soiling (fraction=0.3)                         dust on the panel, 0..1
     battery_degraded (capacity_factor=0.5)         usable capacity as a fraction of nominal
@@ -18,12 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
-FAULTS = ("led_open", "led_short", "driver_fault", "panel_disconnected", "soiling", "battery_degraded",
-          "sensor_stuck", "over_temperature", "power_cut", "brown_out")
+FAULTS = ("led_open", "led_short", "driver_fault", "led_stuck_on", "panel_disconnected", "soiling",
+          "battery_degraded", "sensor_stuck", "over_temperature", "power_cut", "brown_out")
 # fault -> (primary parameter, default): `value` in set_fault(name, value) fills the primary parameter
 PARAMS = {"soiling": ("fraction", 0.3), "battery_degraded": ("capacity_factor", 0.5),
           "over_temperature": ("offset_c", 25.0), "brown_out": ("duration_s", 1.0),
-          "sensor_stuck": ("value", None)}
+          "sensor_stuck": ("value", None), "led_stuck_on": ("level", 1.0)}
 READINGS = ("vbat_mv", "ibat_ma", "pv_mv", "led_ma", "temp_c", "lux")
 _STUCK = "sensor_stuck_"
 
@@ -58,4 +61,6 @@ def resolve(name: str, value: Any, params: dict[str, Any]) -> tuple[str, dict[st
         params = {key: default, **params}
     if name == "sensor_stuck" and params.get("name") not in READINGS:
         raise ValueError(f"sensor_stuck needs name= one of {', '.join(READINGS)}")
+    if name == "led_stuck_on" and not 0.0 <= float(params["level"]) <= 1.0:
+        raise ValueError(f"led_stuck_on level must be 0..1 (fraction of full light), not {params['level']!r}")
     return name, params

@@ -268,6 +268,8 @@ class LampPhysics:
         self._led_cache = (None, None, (0.0, 0.0, 0.0))
         if name in _LED_FLAGS:
             setattr(self.led, _LED_FLAGS[name], on)
+        elif name == "led_stuck_on":
+            self.led.stuck_on = float(params["level"]) if on else None
         elif name == "panel_disconnected":
             self.panel.connected = not on
         elif name == "soiling":

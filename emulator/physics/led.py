@@ -17,6 +17,9 @@ Faults:
 - led_short: the string is shorted. No light, the driver loses regulation: I_led = 1.8 x commanded
   (at least 30 % of rated current when on), input P_idle + 10 % of P_chip (power dissipated in the driver).
 - driver_fault: the driver is dead. No light, no current, no input power.
+- stuck_on (led_stuck_on): the driver's dimming input or the load relay is stuck: the LED runs at a fixed
+  level (0..1 of full) whatever the command, switched off or not, as long as the battery supplies it.
+  Combined with open or short, the string's fault shows at that level; a dead driver still gives nothing.
 """
 from __future__ import annotations
 
@@ -37,9 +40,12 @@ class LedDriver:
         self.open = False
         self.short = False
         self.driver_fault = False
+        self.stuck_on: float | None = None  # fixed level 0..1 that ignores the command, or None
 
     def evaluate(self, level_pct: float, on: bool) -> tuple[float, float, float]:
         """(battery-side input W, luminous flux lm, LED current mA) at a dimming level 0..100."""
+        if self.stuck_on is not None:
+            level_pct, on = self.stuck_on * 100.0, True
         if not on or self.driver_fault:
             return 0.0, 0.0, 0.0
         x = level_pct * 0.01

@@ -209,6 +209,28 @@ def test_led_faults_show_in_current_and_light(fault):
     assert 700 <= lamp.read(t + 1200)["led_ma"] <= 740
 
 
+def test_led_stuck_on_burns_by_day_at_its_level_whatever_the_command():
+    noon = MIDNIGHT + 12 * 3600
+    lamp = LampPhysics("street", weather=CLEAR, soc_pct=70)
+    lamp.advance(noon, 600, 0, False)
+    assert lamp.read(noon + 600)["led_ma"] == 0
+    lamp.set_fault("led_stuck_on")
+    assert lamp.faults["led_stuck_on"] == {"level": 1.0}
+    lumen_hours, led_wh = lamp.lumen_hours, lamp.energy_led_wh
+    lamp.advance(noon + 600, 3600, 0, False)  # commanded off
+    assert 880 <= lamp.read(noon + 4200)["led_ma"] <= 920  # full current (900 mA), in daylight
+    assert lamp.lumen_hours - lumen_hours > 3000 and lamp.energy_led_wh - led_wh == pytest.approx(30.0)
+    lamp.set_fault("led_stuck_on", 0.5)  # stuck at half: the command changes nothing
+    lamp.advance(noon + 4200, 600, 100, True)
+    assert 440 <= lamp.read(noon + 4800)["led_ma"] <= 460
+    with pytest.raises(ValueError, match="0..1"):
+        lamp.set_fault("led_stuck_on", 2)
+    lamp.clear_fault("led_stuck_on")
+    assert "led_stuck_on" not in lamp.faults
+    lamp.advance(noon + 4800, 600, 0, False)
+    assert lamp.read(noon + 5400)["led_ma"] == 0
+
+
 def test_panel_disconnected_and_soiling():
     noon = MIDNIGHT + 12 * 3600
     lamp = LampPhysics("street", weather=CLEAR, soc_pct=30)

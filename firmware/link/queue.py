@@ -47,6 +47,8 @@ class FrameQueue:
         self._open = opener
         self._seq = array("I", [0] * slots)
         self._kind = bytearray(slots)
+        self._head = None  # (slot, seq) of the oldest record, as peek() last found it
+        self._count = [slots, 0, 0]  # slots per kind (_FREE, _STATUS, _KEEP): an empty queue costs no scan
         self._nfile = 0  # whole slots in the data file
         self._cursor = 0
         self._ack_copy = 0
@@ -74,7 +76,7 @@ class FrameQueue:
                         top = max(top, seq)
                         if seq > self.acked:
                             self._seq[i] = seq
-                            self._kind[i] = _STATUS if buf[10] & 0x0F == STATUS_TYPE else _KEEP
+                            self._set(i, _STATUS if buf[10] & 0x0F == STATUS_TYPE else _KEEP)
                     elif buf[0] or buf[63]:
                         self.stats["corrupt"] += 1
                     i += 1
@@ -152,11 +154,11 @@ class FrameQueue:
         rec[10:10 + n] = frame
         struct.pack_into("<HI", rec, 61, crc16(rec, 0xFFFF, 0, 61), seq)
         # Forget the slot's old record first: if the write fails half-way the slot holds nothing valid.
-        self._kind[slot] = _FREE
+        self._set(slot, _FREE)
         self._write_at(self.path, slot * SLOT, rec)
         self._next = seq + 1
         self._seq[slot] = seq
-        self._kind[slot] = _STATUS if frame[0] & 0x0F == STATUS_TYPE else _KEEP
+        self._set(slot, _STATUS if frame[0] & 0x0F == STATUS_TYPE else _KEEP)
         if slot == self._nfile:
             self._nfile += 1
         self._cursor = (slot + 1) % self.capacity
@@ -165,8 +167,15 @@ class FrameQueue:
 
     # ------------------------------------------------------------------ reading and acknowledging
 
+    def _set(self, slot, kind):
+        self._count[self._kind[slot]] -= 1
+        self._count[kind] += 1
+        self._kind[slot] = kind
+
     def _head_slot(self, after_seq=0):
         best = -1
+        if not self._count[_STATUS] and not self._count[_KEEP]:
+            return best
         floor = max(after_seq, self.acked)
         for i in range(self.capacity):
             if self._kind[i] and self._seq[i] > floor and (best < 0 or self._seq[i] < self._seq[best]):
@@ -196,25 +205,32 @@ class FrameQueue:
             rec = self._read_slot(slot)
             seq = self._seq[slot]
             if rec is None:  # damaged since it was loaded: skip it
-                self._kind[slot] = _FREE
+                self._set(slot, _FREE)
                 self.stats["corrupt"] += 1
                 continue
             t_min = struct.unpack_from("<I", rec, 5)[0]
             if (max_age_min is not None and now_min is not None and t_min and self._kind[slot] == _STATUS
                     and now_min - t_min > max_age_min):
-                self._kind[slot] = _FREE
+                self._set(slot, _FREE)
                 self.stats["stale"] += 1
                 continue
+            if after_seq <= self.acked:
+                self._head = (slot, seq)  # ack(seq) of the head frees this one slot, without a scan
             return seq, bytes(rec[10:10 + rec[9]])
 
     def ack(self, seq):
         """Everything up to seq has been delivered."""
         if seq <= self.acked:
             return
+        head = self._head
+        self._head = None
+        if head is not None and head[1] == seq and self._kind[head[0]] and self._seq[head[0]] == seq:
+            self._set(head[0], _FREE)  # the oldest record: nothing else lies at or below seq
+        else:
+            for i in range(self.capacity):
+                if self._kind[i] and self._seq[i] <= seq:
+                    self._set(i, _FREE)
         self.acked = seq
-        for i in range(self.capacity):
-            if self._kind[i] and self._seq[i] <= seq:
-                self._kind[i] = _FREE
         self._unflushed += 1
         if self._unflushed >= self.flush_every or not len(self):
             self.flush()
@@ -238,18 +254,11 @@ class FrameQueue:
         self._unflushed = 0
 
     def __len__(self):
-        n = 0
-        for k in self._kind:
-            if k:
-                n += 1
-        return n
+        return self._count[_STATUS] + self._count[_KEEP]
 
     def has_priority(self):
         """True when an event, boot or acknowledgement frame waits (they may overdraw the budget)."""
-        for k in self._kind:
-            if k == _KEEP:
-                return True
-        return False
+        return self._count[_KEEP] > 0
 
 
 def _valid(rec):

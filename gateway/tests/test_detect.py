@@ -35,6 +35,15 @@ def _summary(found):
     return [(f.lamp_id, f.fault, f.action) for f in found]
 
 
+def _ticks(detector: Detector, lamps: list[Lamp], start_s: int, end_s: int, every_s: int = 60) -> list[Finding]:
+    """A running gateway's ticks after start_s up to end_s (the service ticks every second; a clock that
+    jumps further than `clock_step_s` between two readings is a gateway that was not listening)."""
+    found = []
+    for t in [*range(start_s + every_s, end_s, every_s), end_s]:
+        found += detector.tick(lamps, t)
+    return found
+
+
 # ------------------------------------------------------------------ lampFailure
 
 
@@ -122,11 +131,11 @@ def test_silent_lamp_raised_once_with_evidence_and_cleared_by_next_frame():
     d = Detector(DetectSettings(loss_rate=0.2, silence_false_alarm=1e-7))
     d.tick([LAMP], 0)  # the gateway starts
     d.observe_frame(LAMP, _status(0, 0, 0, 0))
-    assert d.tick([LAMP], 6600) == []
+    assert _ticks(d, [LAMP], 0, 6600) == []
     [raised] = d.tick([LAMP], 6601)
     assert (raised.fault, raised.action, raised.since_s) == (COMMUNICATION_FAILURE, "raise", 0)
     assert raised.evidence["needed_intervals"] == 11 and raised.evidence["silent_s"] == 6601
-    assert d.tick([LAMP], 9000) == []
+    assert _ticks(d, [LAMP], 6601, 9000) == []
     cleared = d.observe_frame(LAMP, _status(9600, 0, 0, 16))
     assert _summary(cleared) == [("L1", COMMUNICATION_FAILURE, "clear")]
 
@@ -144,7 +153,7 @@ def test_never_heard_lamp_is_not_silent_and_restart_gives_everyone_a_fresh_start
     heard_long_ago = Lamp("L2", 2, bytes(16), last_seen_s=1000)
     d = Detector()
     assert d.tick([heard_long_ago], 10**6) == []  # restart: silence counts from now
-    assert d.tick([heard_long_ago], 10**6 + 6600) == []
+    assert _ticks(d, [heard_long_ago], 10**6, 10**6 + 6600) == []
     [f] = d.tick([heard_long_ago], 10**6 + 6601)
     assert (f.fault, f.since_s) == (COMMUNICATION_FAILURE, 1000)
 
@@ -272,13 +281,68 @@ def test_contact_is_back_when_a_queued_frame_is_heard_not_when_it_was_written():
     d = Detector()
     d.tick([LAMP], T0)
     d.observe_frame(LAMP, _status(T0, 0, 0, 0))
-    [raised] = d.tick([LAMP], T0 + 7000)
+    [raised] = _ticks(d, [LAMP], T0, T0 + 7000)
     assert raised.fault == COMMUNICATION_FAILURE
+    assert _ticks(d, [LAMP], T0 + 7000, T0 + 4 * 3600) == []
     # The radio is repaired at T0 + 4 h; the lamp's queue arrives oldest first.
     [cleared] = d.observe_frame(LAMP, _status(T0 + 600, 0, 0, 1), heard_s=T0 + 4 * 3600)
     assert (cleared.fault, cleared.action, cleared.at_s) == (COMMUNICATION_FAILURE, "clear", T0 + 4 * 3600)
     assert cleared.evidence["frame_s"] == T0 + 600
     assert d.tick([LAMP], T0 + 4 * 3600 + 300) == []  # silence counts from the arrival: no second alert
+
+
+def test_silence_is_judged_on_when_the_gateway_heard_the_lamp_not_on_the_lamps_clock():
+    ahead, behind = Lamp("L1", 1, bytes(16)), Lamp("L2", 2, bytes(16))
+    lamps = [ahead, behind]
+    d = Detector()
+    d.tick(lamps, T0)
+    found = []
+    for i in range(1, 60):  # every 10 minutes of the gateway's (wall) clock; the lamps' clocks are +-2 h off
+        now = T0 + 600 * i
+        if i <= 20:  # the lamp whose clock is ahead falls silent after its 20th report
+            found += d.observe_frame(ahead, _status(now + 7200, 0, 0, i), heard_s=now)
+        found += d.observe_frame(behind, _status(now - 7200, 0, 0, i), heard_s=now)
+        found += _ticks(d, lamps, now - 600, now)
+    [raised] = found  # the lamp behind, heard all along, is never silent
+    last_heard = T0 + 600 * 20
+    assert (raised.lamp_id, raised.fault) == ("L1", COMMUNICATION_FAILURE)
+    # 110 minutes after it was last heard, not 2 h later as its own clock would have it
+    assert last_heard + 6600 < raised.at_s <= last_heard + 6660
+    assert raised.since_s == last_heard + 7200 and raised.evidence["last_heard_s"] == last_heard
+
+
+def test_a_device_clock_that_jumps_with_a_lamp_ahead_declares_nobody_silent():
+    """With the device clock (emulated fleets) the gateway's now is the newest device time heard: a lamp
+    whose clock is 2 h ahead moves it 2 h at once. That jump is not silence of the others."""
+    right, ahead, quiet = Lamp("L1", 1, bytes(16)), Lamp("L2", 2, bytes(16)), Lamp("L3", 3, bytes(16))
+    lamps = [right, ahead, quiet]
+    d = Detector()
+    for n, lamp in enumerate((right, quiet)):
+        d.observe_frame(lamp, _status(T0, 0, 0, 0), heard_s=T0)
+    d.tick(lamps, T0)
+    now = T0 + 60 + 7200
+    found = d.observe_frame(ahead, _status(now, 0, 0, 0), heard_s=now)  # its boot: the fleet's now jumps
+    found += d.tick(lamps, now)
+    for i in range(1, 30):  # then every lamp but `quiet` reports every 10 minutes, heard at the fleet's now
+        now = T0 + 60 + 7200 + 600 * i
+        found += d.observe_frame(ahead, _status(now, 0, 0, i), heard_s=now)
+        found += d.observe_frame(right, _status(now - 7200, 0, 0, i), heard_s=now)
+        found += _ticks(d, lamps, now - 600, now, every_s=300)
+    [raised] = found
+    assert (raised.lamp_id, raised.fault, raised.since_s) == ("L3", COMMUNICATION_FAILURE, T0)
+    # silence counts from the jump, as from a restart: the gateway heard nobody in between
+    assert raised.evidence["silent_s"] > 6600 and raised.at_s - raised.evidence["silent_s"] == T0 + 60 + 7200
+
+
+def test_a_gateway_that_was_not_listening_declares_nobody_silent():
+    d = Detector()
+    d.tick([LAMP], T0)
+    d.observe_frame(LAMP, _status(T0, 0, 0, 0), heard_s=T0)
+    assert _ticks(d, [LAMP], T0, T0 + 600) == []
+    back = T0 + 600 + 3 * 3600  # suspended (or its clock stepped) for 3 h: nobody was heard meanwhile
+    assert d.tick([LAMP], back) == []
+    [raised] = _ticks(d, [LAMP], back, back + 7200)
+    assert raised.fault == COMMUNICATION_FAILURE and back + 6600 < raised.at_s <= back + 6660
 
 
 # ------------------------------------------------------------------ manual resolution, whole fleet

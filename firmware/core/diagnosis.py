@@ -46,6 +46,11 @@ def check_led(cfg, faults, applied_pct, led_ma, driver_pin, events):
         expected = cfg.led_max_ma * applied_pct // 100
         faults.judge(LED_OPEN, led_ma * 100 < expected * cfg.led_open_ratio_pct, need, led_ma, expected, events)
         faults.judge(LED_SHORT, led_ma * 100 > expected * cfg.led_short_ratio_pct, need, led_ma, expected, events)
+    # Without a fault pin the driver is judged only while the LED is commanded off (current there is a
+    # driver or switch stuck on): lit, a stuck driver is indistinguishable from a working one, and
+    # clearing the fault at every dusk would make it flap at the gateway.
     stray = applied_pct == 0 and led_ma * 10 > cfg.led_max_ma
-    if stray or driver_pin or applied_pct >= 5 or faults.bits & (1 << DRIVER):
+    if driver_pin is not None:
         faults.judge(DRIVER, stray or bool(driver_pin), need, led_ma, applied_pct, events)
+    elif applied_pct == 0 and (stray or faults.bits & (1 << DRIVER)):
+        faults.judge(DRIVER, stray, need, led_ma, applied_pct, events)

@@ -22,6 +22,8 @@ STATE_FILE = "state.json"
 QUEUE_FILE = "queue.bin"
 LINK_MIN_FREE = 24576  # heap the link needs (~15 KB) plus room to work; below it a failed import fragments
 MIN_SLEEP_MS = 1000  # while the link has frames to send, the loop wakes for them, at most once a second
+STATUS_LEN = schema.HEADER_LEN + schema.STATUS_LEN + schema.MIC_LEN  # 24 bytes
+EVENT_LEN = schema.HEADER_LEN + 4 + schema.EVENT_RECORD_LEN + schema.MIC_LEN  # one record
 E = schema.EVENT_CODES
 HEAP = hasattr(gc, "mem_alloc")  # MicroPython: collect every loop and track the heap (CPython: neither)
 URGENT = (E["dusk"], E["dawn"], E["battery_low"])
@@ -62,6 +64,7 @@ class App:
         self.crashed = False
         self.stable_ms = now_ms + 3600000
         self.saver = persist.Saver(STATE_FILE, self.cfg.persist_interval_s)
+        self.cadence = None
         self.link = self.open_link(config)
         self.save(now_ms)
         self.next_status_ms = 0
@@ -83,13 +86,29 @@ class App:
             from firmware.link.queue import FrameQueue
             from firmware.link.transport import HalTransport
 
-            transport = hal.transport(config) if hasattr(hal, "transport") else None
-            return Link(transport or HalTransport(hal), FrameQueue(QUEUE_FILE), self.devaddr, self.key,
-                        self.counter.next)
+            transport = (hal.transport(config) if hasattr(hal, "transport") else None) or HalTransport(hal)
+            budget = None
+            status_us = transport.airtime_us(STATUS_LEN)
+            if status_us:  # a radio that spends airtime: the daily budget, and the cadence fits it
+                from firmware.link.cadence import Cadence
+                from firmware.link.dutycycle import AirtimeBudget
+
+                budget = AirtimeBudget(now_ms=hal.now_ms())
+                self.cadence = Cadence(self.profile, status_us, transport.airtime_us(EVENT_LEN), budget.daily_us)
+            return Link(transport, FrameQueue(QUEUE_FILE), self.devaddr, self.key, self.counter.next,
+                        budget=budget)
         except MemoryError:
             gc.collect()
             hal.log("link not loaded: out of memory; reporting without store-and-forward")
             return None
+
+    def status_interval_s(self, now_ms):
+        """The settings' interval; over a radio with airtime, the cadence's (night/day, budget)."""
+        if self.cadence is None:
+            return self.cfg.status_interval_s
+        from firmware.core.daylight import NIGHT
+
+        return self.cadence.interval_s(self.state.night.phase == NIGHT, self.link.budget.fill_pct(now_ms))
 
     def serve_link(self, now_ms):
         """Send what the link may send now; apply the configs and commands that came back, and answer."""
@@ -134,7 +153,7 @@ class App:
         report.events(self, events, now_ms)
         if now_ms >= self.next_status_ms:
             report.status(self, inputs, now_ms)
-            self.next_status_ms = now_ms + self.cfg.status_interval_s * 1000
+            self.next_status_ms = now_ms + self.status_interval_s(now_ms) * 1000
         sleep_ms = outputs["next_ms"]
         if self.link is not None:
             self.serve_link(now_ms)

@@ -190,6 +190,34 @@ def test_gateway_requests():
         assert [e["value"] for e in events(hal, "config_applied")] == [1, 0]
 
 
+class RadioHal(Hal):
+    """A HAL whose transport spends airtime like LoRa at SF12 (1.48 s per status frame)."""
+
+    def transport(self, config):
+        from firmware.link.transport import MemoryTransport
+
+        self.radio = MemoryTransport(confirms=True, airtime_us=1482000)
+        return self.radio
+
+
+def test_over_a_radio_with_airtime_the_cadence_fits_the_daily_budget():
+    with Dir():
+        world = s.World(s.cfg(site="bangui"))
+        hal = RadioHal(world)
+        app = App(hal, CONFIG)
+        app.boot()
+        loops(app, 48)
+        sent = [codec.peek(f)["type"] for t, f in hal.radio.sent]
+        statuses = [t for (t, f), kind in zip(hal.radio.sent, sent) if kind == "status"]
+        gaps = [(b - a) // 1000 for a, b in zip(statuses, statuses[1:])]
+        night, day = app.cadence.interval_s(True), app.cadence.interval_s(False)
+        assert night < day and night > app.cfg.status_interval_s  # stretched for SF12, as docs/link.md says
+        assert min(gaps) >= night - 120 and max(gaps) <= day + 600, (night, day, gaps)
+        airtime_s = len(hal.radio.sent) * 1.482 / 2  # two days
+        assert airtime_s <= 15, airtime_s  # the default budget: half of the 30 s fair-use limit
+        assert app.link.budget is not None and not app.link.queue.has_priority()
+
+
 def test_fallback_controller_lights_the_night_without_the_full_firmware():
     from firmware.shell import fallback
 

@@ -43,8 +43,9 @@ def _counters(lamp: SerialLamp) -> tuple[int, int]:
     return lamp.bytes_from_client, lamp.bytes_to_client
 
 
-def run_lampfleet(workdir: Path, repo: Path, source: bool) -> dict[str, Any]:
-    with SerialLamp(workdir / "lampfleet") as lamp:
+def run_lampfleet(workdir: Path, repo: Path, source: bool, romfs: bool = False) -> dict[str, Any]:
+    """Like for like with `mpremote cp` by default: a lamp without a ROMFS partition (/lib only)."""
+    with SerialLamp(workdir / "lampfleet", romfs=romfs) as lamp:
         lamp.wait_ready()
         result: dict[str, Any] = {}
         for label in ("full", "second_run"):
@@ -61,7 +62,7 @@ def run_mpremote(workdir: Path, repo: Path, source: bool) -> dict[str, Any]:
     image = workdir / "image"
     manifest.write_to(image)
     top = [str(p) for p in sorted(image.iterdir()) if p.is_file()]
-    with SerialLamp(workdir / "mpremote") as lamp:
+    with SerialLamp(workdir / "mpremote", romfs=False) as lamp:
         lamp.wait_ready()
         result: dict[str, Any] = {}
         for label in ("full", "second_run"):
@@ -97,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         lf, mp = median_runs(runs_lf), median_runs(runs_mp)
         wire_lf = lf["full"]["bytes_to_lamp"] + lf["full"]["bytes_from_lamp"]
         wire_mp = mp["full"]["bytes_to_lamp"] + mp["full"]["bytes_from_lamp"]
+        if not source:  # what the ROMFS copy adds (tools/romfs.py): a lamp with a partition
+            with_rom = []
+            for _ in range(args.repeat):
+                with tempfile.TemporaryDirectory() as tmp:
+                    with_rom.append(run_lampfleet(Path(tmp), args.app_dir, source, romfs=True))
+            results["mpy_with_romfs"] = {"lampfleet_flash": median_runs(with_rom)}
         results[fmt] = {
             "files": len(manifest.files) + 3,
             "file_bytes": manifest.total_bytes() + len(BOOT_PY) + len(board_data(BOARD)) + len(config_bytes(CONFIG)),

@@ -1,6 +1,12 @@
 """Deliver the frames emulated lamps transmit to an MQTT broker, as their link would: a frame counts as
 delivered when the broker acknowledged it (QoS 1 PUBACK), so a lamp keeps in its queue what a broker
-outage refused. Downlinks the gateway publishes for a lamp wait here until the lamp's next transmission."""
+outage refused. Downlinks the gateway publishes for a lamp wait here until the lamp's next transmission.
+
+Virtual time runs far faster than the gateway answers (an emulated hour may take a wall second), so a
+downlink published in answer to an uplink meets the lamp some transmissions, virtual minutes or hours,
+later. `await_downlinks(lamp, n)` gives the lamp a receive window in wall time instead: after each of its
+uplinks the sink, and with it the whole lockstep fleet, waits up to `window_s` for the gateway's answer,
+until n downlinks have reached the lamp, so each arrives with the answer to the uplink it followed."""
 from __future__ import annotations
 
 import threading
@@ -17,6 +23,11 @@ class MqttSink:
     def __init__(self, broker_url: str, prefix: str = topics.PREFIX, client_id: str = "lampfleet-emulator"):
         host, _, port = broker_url.removeprefix("mqtt://").rstrip("/").partition(":")
         self.prefix = prefix
+        self._inbox: dict[str, list[bytes]] = {}
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._awaited: dict[str, int] = {}  # lamp id -> downlinks still to wait for after its uplinks
+        self.window_s = 5.0
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(100)
@@ -24,8 +35,6 @@ class MqttSink:
         self.client.on_connect = self._on_connect
         self.client.connect(host or "127.0.0.1", int(port or 1883), keepalive=30)
         self.client.loop_start()
-        self._inbox: dict[str, list[bytes]] = {}
-        self._lock = threading.Lock()
         self._last = None
         self.sent = 0
         self.last_fcnt16: dict[str, int] = {}  # per lamp, the counter of the latest frame delivered
@@ -38,6 +47,7 @@ class MqttSink:
         if parsed is not None and parsed[1] == "down":
             with self._lock:
                 self._inbox.setdefault(parsed[0], []).append(bytes(message.payload))
+                self._arrived.notify_all()
 
     def __call__(self, lamp_id: str, frame: bytes, t_s: float) -> bool:
         if not self.client.is_connected():
@@ -52,11 +62,25 @@ class MqttSink:
             return False
         self.sent += 1
         self.last_fcnt16[lamp_id] = peek(frame)["fcnt16"]
+        with self._lock:
+            if self._awaited.get(lamp_id):
+                self._arrived.wait_for(lambda: self._inbox.get(lamp_id), timeout=self.window_s)
         return True
+
+    def await_downlinks(self, lamp_id: str, count: int, window_s: float | None = None) -> None:
+        """Hold the lamp after each uplink (up to window_s of wall time) until `count` more downlinks have
+        reached it (module doc). A window that closes empty just lets the lamp go on."""
+        with self._lock:
+            self._awaited[lamp_id] = self._awaited.get(lamp_id, 0) + count
+            if window_s is not None:
+                self.window_s = window_s
 
     def downlinks(self, lamp_id: str) -> list[bytes]:
         with self._lock:
-            return self._inbox.pop(lamp_id, [])
+            taken = self._inbox.pop(lamp_id, [])
+            if taken and self._awaited.get(lamp_id):
+                self._awaited[lamp_id] = max(0, self._awaited[lamp_id] - len(taken))
+            return taken
 
     def close(self) -> None:
         if self._last is not None:

@@ -12,6 +12,7 @@ import struct
 
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
+from telemetry import downlink as dl
 from telemetry import schema as s
 from telemetry.aes import block_encryptor
 from telemetry.codec import reconstruct_time_min
@@ -23,6 +24,7 @@ _STATUS = struct.Struct(s.STATUS_STRUCT)
 _EVENT_HEAD = struct.Struct(s.EVENT_HEAD_STRUCT)
 _EVENT_REC = struct.Struct(s.EVENT_RECORD_STRUCT)
 _BOOT = struct.Struct(s.BOOT_STRUCT)
+_DLACK = struct.Struct(dl.DLACK_BODY)
 _MIN_LEN = s.HEADER_LEN + s.MIC_LEN + 1
 _MODES = s.MODES
 _FAULTS = s.FAULTS
@@ -118,6 +120,12 @@ def decode(frame: bytes, keys: FrameKeys, fcnt: int, rx_time_s: int,
             events.append({"code": s.EVENT_NAMES.get(code, "code_%d" % code), "action": s.ACTIONS[action],
                            "value": value, "ref": ref})
         out["events"] = events
+    elif ftype == s.DLACK:
+        if m != dl.DLACK_LEN:
+            raise FrameError("length", "dlack payload of %d bytes" % m)
+        dl_id, result = _DLACK.unpack(plain)
+        out["dl_id"] = dl_id
+        out["result"] = dl.RESULTS[result] if result < len(dl.RESULTS) else "result_%d" % result
     else:
         if m != s.BOOT_LEN:
             raise FrameError("length", "boot payload of %d bytes" % m)

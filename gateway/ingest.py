@@ -1,4 +1,5 @@
-"""Verify and decode uplink frames; count and log every rejection with its reason.
+"""Verify and decode uplink frames (status, event, boot and the lamp's dlacks) from every path: MQTT, the
+serial bridge and LoRaWAN; count and log every rejection with its reason.
 
 Order matters for security: topic and registry first (cheap, no crypto), then the clear header, then the
 MIC over the frame with the reconstructed 32-bit counter, and only then the payload is interpreted.
@@ -92,32 +93,40 @@ class Ingest:
 
     def verify(self, lamp: Lamp, payload: bytes, rx_s: float, where: str) -> tuple[Lamp, dict] | None:
         """Clear header, MIC, raw horizon, replay window; the decoded frame when it is new."""
+        frame = self.check(lamp, payload, rx_s, where)[1]
+        return None if frame is None else (lamp, frame)
+
+    def check(self, lamp: Lamp, payload: bytes, rx_s: float, where: str) -> tuple[str, dict | None]:
+        """`verify` with its verdict: ("new", decoded frame), ("duplicate", None) or (reason refused, None).
+        Every uplink type, the lamp's dlacks included, is verified here and nowhere else."""
         try:
             head = header(payload)
             if head[1] != lamp.devaddr:
                 self._reject("wrong_device", where, f"frame from device address {head[1]:#08x}")
-                return None
+                return "wrong_device", None
             keys = self._frame_keys(lamp)
             fcnt = reconstruct_fcnt(lamp.last_fcnt, head[2])
             frame = decode(payload, keys, fcnt, int(rx_s), head)
         except FrameError as e:
             self._reject(e.reason, where, e.detail)
-            return None
+            return e.reason, None
         # Older than the raw horizon: its row may be pruned already, so the store could not recognise it.
-        # A device whose clock was never set (before 2020) is kept: its frames still say something.
-        if CLOCK_SET_S < frame["time_s"] < self.stale_before:
+        # A device whose clock was never set (before 2020) is kept: its frames still say something. A dlack
+        # carries no time: the replay window alone judges it.
+        t = frame.get("time_s")
+        if t is not None and CLOCK_SET_S < t < self.stale_before:
             self.rejects["stale"] += 1
-            return None
+            return "stale", None
         verdict = self.replay.observe(lamp.lamp_id, fcnt, payload, rx_s)
         if verdict != NEW:
             if verdict == DUPLICATE:  # benign (QoS 1 redelivery, a second bridge, a resend): counted, not logged
                 self.rejects[DUPLICATE] += 1
             else:
                 self._reject(verdict, where, f"counter {fcnt}, last {self.replay.last(lamp.lamp_id)}")
-            return None
+            return verdict, None
         if lamp.last_fcnt is None or fcnt > lamp.last_fcnt:
             lamp.last_fcnt = fcnt
         if frame["type"] == "boot":
             lamp.fw_version = frame["fw_version"]
         self.accepted += 1
-        return lamp, frame
+        return NEW, frame

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -26,6 +26,7 @@ from gateway import db, influx
 from gateway.alerts import Alerts
 from gateway.detect import Detector, Finding
 from gateway.ingest import Ingest
+from gateway.link.replay import DUPLICATE, NEW
 from gateway.keystore import KeyStore
 from gateway.notify import Dispatcher
 from gateway.registry import Lamp, Registry
@@ -86,7 +87,11 @@ class Gateway:
             self.lorawan = LorawanIngest(DevEuiMap(dict(settings.link.lorawan_devices)))
         from gateway.link.downlinks import DownlinkQueue
 
-        self.downlinks = DownlinkQueue(self.conn)  # same database; `lampfleet downlink` queues into it
+        # Same database (`lampfleet downlink` queues into it). An emulated fleet's time sync sets lamps to
+        # the fleet's virtual time (as frames are judged by it); resends stay paced by the wall clock, which
+        # the gateway's lag behind a fast emulation cannot make look like minutes without an answer.
+        self.downlinks = DownlinkQueue(self.conn, time_source=self.now_s if self._device_clock else None)
+        self.dlacks: Counter[str] = Counter()  # dlacks accepted, by result ("unmatched": named nothing open)
         self._publish = publish
         self._downlinks_waiting: set[str] = set()  # lamps with pending downlinks, refreshed by tick()
         self._refresh_downlinks()
@@ -107,13 +112,29 @@ class Gateway:
             # Emulated fleets live in virtual time: judge frame times against the fleet's own clock.
             rx_s = max(self.device_now_s, 1)
         rx = time.time() if rx_s is None else rx_s
-        if topic.startswith(self._up_prefix):
-            result = self.ingest.process(topic, payload, rx)
-        else:
-            result = self._radio(topic, payload, rx)
+        over_mqtt = topic.startswith(self._up_prefix)
+        result = self.ingest.process(topic, payload, rx) if over_mqtt else self._radio(topic, payload, rx)
         if result is None:
             return
-        self._accept(*result)
+        self._accept(*result, answer=over_mqtt)
+
+    def answer(self, frame: bytes, rx_s: float, ack: bool = True, where: str = "radio") -> tuple[str, bytes | None]:
+        """A radio uplink whose answer goes back in its receive window (a LoRa bridge: class A, within 1 s).
+        Verified and accepted as `handle` does; then the downlink to transmit: the oldest queued config or
+        command carrying the acknowledgement of this uplink, else a bare ack (`ack` False: only a queued
+        request, as behind a LoRaWAN network server, which acknowledges by itself). A duplicate (a second
+        bridge, a resend after a lost acknowledgement) is acknowledged again, not stored; anything refused
+        gets no answer. Returns (verdict, downlink or None)."""
+        lamp = self.ingest.lamp_for_frame(frame, where)
+        if lamp is None:
+            return "refused", None
+        verdict, decoded = self.ingest.check(lamp, frame, rx_s, where)
+        if decoded is not None:
+            self._accept(lamp, decoded, answer=False)
+        if verdict not in (NEW, DUPLICATE):
+            return verdict, None
+        ack16 = frame[4] | frame[5] << 8 if ack else None
+        return verdict, self.downlinks.reply(lamp.lamp_id, lamp.devaddr, lamp.key, ack_fcnt16=ack16)
 
     def _radio(self, topic: str, payload: bytes, rx_s: float):  # type: ignore[no-untyped-def]
         """A frame from a serial bridge (RADIO_TOPIC) or a LoRaWAN integration message: same checks."""
@@ -137,14 +158,21 @@ class Gateway:
                                              up.freq_hz // 1000 if up.freq_hz else None}
         return result
 
-    def _accept(self, lamp: Lamp, frame: dict) -> None:
+    def _accept(self, lamp: Lamp, frame: dict, answer: bool = True) -> None:
+        """A new authentic frame: stored and judged, or for a dlack its downlink closed. `answer`: the
+        frame came over MQTT, so a waiting downlink goes out on the lamp's down topic now."""
+        if frame["type"] == "dlack":
+            self._dlack(lamp, frame)
+            if answer and lamp.lamp_id in self._downlinks_waiting:
+                self._send_downlink(lamp)
+            return
         t = frame["time_s"]
         if lamp.last_seen_s is None or t > lamp.last_seen_s:
             lamp.last_seen_s = t
         if t > self.device_now_s:
             self.device_now_s = t
         self.store.add(lamp, frame, time.time())
-        if lamp.lamp_id in self._downlinks_waiting:
+        if answer and lamp.lamp_id in self._downlinks_waiting:
             self._send_downlink(lamp)
         for finding in self.detector.observe_frame(lamp, frame, self.now_s()):
             self._alert(lamp, finding)
@@ -152,6 +180,18 @@ class Gateway:
             # Emulated fleets run far faster than the wall-clock tick: time rules follow device time so
             # that their order against frame rules does not depend on the machine's speed.
             self._detect_tick(self.device_now_s)
+
+    def _dlack(self, lamp: Lamp, frame: dict) -> None:
+        """The lamp's answer to a config or command: its entry in the queue ends `acked` with the result.
+        Nothing goes to readings or events; the lamp's counter moves on with the batch."""
+        self.store.progress(lamp)
+        entry = self.downlinks.acknowledged(lamp.lamp_id, frame["dl_id"], frame["result"])
+        self.dlacks["unmatched" if entry is None else frame["result"]] += 1
+        if entry is None:
+            log.info("dlack from %s for downlink %d (%s) names nothing open", lamp.lamp_id, frame["dl_id"],
+                     frame["result"])
+        else:
+            log.info("downlink %d to %s acknowledged: %s", entry, lamp.lamp_id, frame["result"])
 
     def _refresh_downlinks(self) -> None:
         self._downlinks_waiting = {r[0] for r in self.conn.execute(

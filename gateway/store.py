@@ -41,6 +41,10 @@ class Store:
             self._boots.append((lid, fcnt, t, frame["fw_version"], frame["reset_cause"], frame["boot_count"]))
         self._progress[lid] = lamp
 
+    def progress(self, lamp: Lamp) -> None:
+        """A frame that stores no row (a dlack) still moves the lamp's counter: saved with the batch."""
+        self._progress[lamp.lamp_id] = lamp
+
     def pending(self) -> int:
         return len(self._readings) + len(self._events) + len(self._boots)
 

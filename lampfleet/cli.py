@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lamps": ("gateway.cli_lamps", "Registry of lamps and kits: list, show, add, import, export (never keys)."),
     "status": ("gateway.cli_status", "Fleet health by site: lit, dimmed, dark, silent."),
     "alerts": ("gateway.cli_alerts", "Alerts: list, acknowledge, resolve, silence, audit trail."),
-    "downlink": ("gateway.cli_downlink", "Queue a command for a lamp: time sync, test on, reboot."),
+    "downlink": ("gateway.cli_downlink", "Queue a command or settings for a lamp: test on, time sync, status_interval_s=..."),
     "history": ("gateway.cli_history", "A lamp's readings over time: table, JSON or PNG plot."),
     "bench": ("gateway.bench", "Benchmarks (ingest: frames/s against bare paho, backlog replay)."),
 }

@@ -1,4 +1,5 @@
-"""Encode and decode v1 frames. Sans-I/O: bytes and dicts in, bytes and dicts out.
+"""Encode and decode v1 uplink frames (status, event, boot, dlack). Sans-I/O: bytes and dicts in, bytes
+and dicts out. Downlinks (gateway -> lamp) use the same frame and functions: telemetry/downlink.py.
 
     frame = MHDR | DevAddr(3) | FCnt16(2) | AES-CTR(payload) | MIC(4)
 
@@ -118,16 +119,25 @@ _PAYLOAD_ENCODERS = {s.STATUS: _status_payload, s.EVENT: _event_payload, s.BOOT:
 
 
 def encode(ftype, devaddr, fcnt, key, fields):
-    """Build a frame. ftype: type code or name; fcnt: the full 32-bit frame counter."""
+    """Build an uplink frame. ftype: type code or name; fcnt: the full 32-bit frame counter."""
     ftype = _code(ftype, s.TYPE_CODES, "frame type")
+    if ftype == s.DLACK:
+        # The dlack's layout lives with the downlinks: a lamp without a link never loads it.
+        from telemetry.downlink import dlack_payload
+
+        return seal(ftype, devaddr, fcnt, key, dlack_payload(fields))
     if ftype not in _PAYLOAD_ENCODERS:
         raise EncodeError("cannot encode frame type %r" % ftype)
+    return seal(ftype, devaddr, fcnt, key, _PAYLOAD_ENCODERS[ftype](fields))
+
+
+def seal(ftype, devaddr, fcnt, key, payload):
+    """Header, encrypted payload and MIC around a payload already laid out (uplinks and downlinks)."""
     if not 0 <= devaddr <= s.MAX_DEVADDR:
         raise EncodeError("device address must fit in 24 bits")
     if not 0 <= fcnt <= 0xFFFFFFFF:
         raise EncodeError("frame counter must fit in 32 bits")
     key = as_key(key)
-    payload = _PAYLOAD_ENCODERS[ftype](fields)
     header = struct.pack("<BHBH", (s.VERSION << 4) | ftype, devaddr & 0xFFFF, devaddr >> 16, fcnt & 0xFFFF)
     msg = header + _crypt(key, ftype, devaddr, fcnt, payload)
     return msg + _mic(key, ftype, devaddr, fcnt, msg)
@@ -194,28 +204,40 @@ def reconstruct_time_min(time_min16, rx_time_s):
     return cand
 
 
+def open_frame(frame, key, fcnt, type_names=None):
+    """Clear header, counter and MIC checked, payload decrypted: (header dict, type code, payload).
+
+    The common first half of `decode` and `downlink.decode_downlink` (type_names as for `peek`)."""
+    head = peek(frame, type_names)
+    ftype = frame[0] & 0x0F
+    if fcnt & 0xFFFF != head["fcnt16"]:
+        raise FrameError("content", "counter does not match the frame")
+    key = as_key(key)
+    body = bytes(frame[: len(frame) - s.MIC_LEN])
+    if _mic(key, ftype, head["devaddr"], fcnt, body) != bytes(frame[len(frame) - s.MIC_LEN:]):
+        raise FrameError("mic", "message integrity code does not match")
+    return head, ftype, _crypt(key, ftype, head["devaddr"], fcnt, body[s.HEADER_LEN:])
+
+
 def decode(frame, key, fcnt, rx_time_s):
-    """Verify and decode a frame.
+    """Verify and decode an uplink frame.
 
     key: the device's DeviceKey (or 16 bytes); fcnt: the full 32-bit counter (see reconstruct_fcnt);
     rx_time_s: receive time in Unix seconds, used to restore the status frame's full timestamp.
     Raises FrameError for anything that is not a valid frame for this key and counter.
     """
-    head = peek(frame)
-    ftype = s.TYPE_CODES[head["type"]]
-    if fcnt & 0xFFFF != head["fcnt16"]:
-        raise FrameError("content", "counter does not match the frame")
-    body = bytes(frame[: len(frame) - s.MIC_LEN])
-    if _mic(as_key(key), ftype, head["devaddr"], fcnt, body) != bytes(frame[len(frame) - s.MIC_LEN:]):
-        raise FrameError("mic", "message integrity code does not match")
-    payload = _crypt(as_key(key), ftype, head["devaddr"], fcnt, body[s.HEADER_LEN:])
+    head, ftype, payload = open_frame(frame, key, fcnt)
     out = {"version": head["version"], "type": head["type"], "devaddr": head["devaddr"], "fcnt": fcnt}
     if ftype == s.STATUS:
         _decode_status(payload, rx_time_s, out)
     elif ftype == s.EVENT:
         _decode_event(payload, out)
-    else:
+    elif ftype == s.BOOT:
         _decode_boot(payload, out)
+    else:
+        from telemetry.downlink import decode_dlack_payload
+
+        decode_dlack_payload(payload, out)
     return out
 
 

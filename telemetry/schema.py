@@ -2,7 +2,8 @@
 
 Byte-level description and a worked example: docs/wire-format.md. Change this table, change the doc,
 regenerate the golden vectors (python -m telemetry.vectors.generate) and bump VERSION if old frames
-would decode differently.
+would decode differently. The downlinks' own tables (config keys, commands) are in telemetry/downlink.py,
+which only the lamp's link and the gateway load.
 """
 
 VERSION = 1
@@ -12,12 +13,14 @@ MIC_LEN = 4
 MAX_FRAME_LEN = 51  # EU868 DR0-DR2 maximum payload: every frame fits at SF12
 MAX_DEVADDR = 0xFFFFFF
 
-# Frame types (low nibble of MHDR). 0x1-0x7 travel lamp -> gateway, 0x8-0xF gateway -> lamp.
+# Frame types (low nibble of MHDR). 0x1-0x7 travel lamp -> gateway (uplinks, decoded by codec.py),
+# 0x8-0xF gateway -> lamp (downlinks, telemetry/downlink.py).
 STATUS = 0x1
 EVENT = 0x2
 BOOT = 0x3
-TYPE_NAMES = {STATUS: "status", EVENT: "event", BOOT: "boot"}
-TYPE_CODES = {"status": STATUS, "event": EVENT, "boot": BOOT}
+DLACK = 0x4  # the lamp's answer to a config or command downlink: its payload is in telemetry/downlink.py
+TYPE_NAMES = {STATUS: "status", EVENT: "event", BOOT: "boot", DLACK: "dlack"}
+TYPE_CODES = {"status": STATUS, "event": EVENT, "boot": BOOT, "dlack": DLACK}
 
 
 def direction(ftype):

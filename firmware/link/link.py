@@ -12,12 +12,11 @@ Delivery: MQTT confirms each frame with the broker's PUBACK. LoRa learns it from
 the receive window after the uplink (ack_fcnt16 = the frame's counter); without one the frame stays at
 the head and is tried again after a backoff (30 s doubling to an hour, always within duty cycle and
 budget), so a dead gateway costs a probe an hour, not a frame per status interval.
+The frames are wire format v1 (telemetry/codec.py, telemetry/downlink.py); the replay guard is the lamp's.
 """
-import json
-import os
-
+from telemetry.codec import as_key, encode, reconstruct_fcnt
+from telemetry.downlink import decode_downlink, peek_downlink
 from telemetry.errors import FrameError
-from firmware.link.downlink_codec import DownlinkGuard, encode_dlack
 from firmware.link.queue import STATUS_TYPE
 from firmware.shell import persist
 
@@ -25,6 +24,40 @@ RETRY_MIN_MS = 30000
 RETRY_MAX_MS = 3600000
 STATUS_MAX_AGE_MIN = 40 * 1440  # a status frame's minute stamp is placed within about 44 days
 RESULT_MEMORY = 8
+
+
+class DownlinkGuard:
+    """Replay protection for downlinks: a counter that only goes up, and the dl_ids applied recently (a
+    resent request is acknowledged again, not applied twice). `state()` is what to persist."""
+
+    RECENT = 8
+
+    def __init__(self, devaddr, key, state=None):
+        self.devaddr = devaddr
+        self.key = as_key(key)
+        state = state or {}
+        self.last_fcnt = state.get("last_fcnt")
+        self.recent = list(state.get("recent", []))
+
+    def open(self, frame):
+        """Verify and accept a downlink for this lamp, or raise FrameError (reasons as decode's, plus
+        `wrong_device` and `replay`). The dict has `seen` True for a dl_id applied before."""
+        head = peek_downlink(frame)
+        if head["devaddr"] != self.devaddr:
+            raise FrameError("wrong_device", "downlink for 0x%06x" % head["devaddr"])
+        fcnt = reconstruct_fcnt(self.last_fcnt, head["fcnt16"])
+        out = decode_downlink(frame, self.key, fcnt)
+        if self.last_fcnt is not None and fcnt <= self.last_fcnt:
+            raise FrameError("replay", "downlink counter %d, last accepted %d" % (fcnt, self.last_fcnt))
+        self.last_fcnt = fcnt
+        if "dl_id" in out:
+            out["seen"] = out["dl_id"] in self.recent
+            if not out["seen"]:
+                self.recent = (self.recent + [out["dl_id"]])[-self.RECENT:]
+        return out
+
+    def state(self):
+        return {"last_fcnt": self.last_fcnt, "recent": list(self.recent)}
 
 
 class Link:
@@ -176,7 +209,8 @@ class Link:
         return self._enqueue_dlack(dl["dl_id"], result, now_ms)
 
     def _enqueue_dlack(self, dl_id, result, now_ms=0):
-        return self.submit(encode_dlack(self.devaddr, self.next_fcnt(), self.key, dl_id, result), now_ms)
+        frame = encode("dlack", self.devaddr, self.next_fcnt(), self.key, {"dl_id": dl_id, "result": result})
+        return self.submit(frame, now_ms)
 
     def _save(self):
         try:

@@ -14,8 +14,12 @@ def command(app, name, arg):
         core_requests.test_on(app.state, now_ms, arg)
     elif name == "time_sync":
         hal.set_time_ms(arg * 1000)
-        app.pending += core_requests.sync_clock(app.state, now_ms, hal.now_ms())
+        d = hal.now_ms() - now_ms
+        app.pending += core_requests.sync_clock(app.state, now_ms, now_ms + d)
         app.state.night.trusted = True
+        # the shell's own timers move with the clock (a clock set back must not hold the next status)
+        app.next_status_ms += d
+        app.stable_ms += d
     elif name == "status_now":
         app.next_status_ms = 0
     elif name == "reboot" and hasattr(hal, "reset"):
@@ -27,9 +31,18 @@ def command(app, name, arg):
 
 
 def apply_settings(app, changes):
-    """New settings over the current ones; 'applied', or 'invalid' (and nothing changes)."""
+    """New settings over the current ones; 'applied', 'unsupported' (a name this firmware does not know)
+    or 'invalid'; in both refusals nothing changes."""
+    import gc
+
+    from firmware.core.config import DEFAULTS
     from firmware.shell import settings
 
+    for name in changes:
+        if name not in DEFAULTS:
+            app.hal.log("settings refused: unknown %s" % name)
+            return "unsupported"
+    gc.collect()  # the new settings are built while the current ones still hold: room for both
     new = dict(app.cfg.user)
     new.update(changes)
     cfg, error = settings.load(new, app.profile, app.site, strict=True)

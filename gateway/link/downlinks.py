@@ -5,20 +5,25 @@ uplinks, or at once over MQTT) `reply()` builds the next downlink frame: the old
 carrying the acknowledgement of the uplink it answers, under a fresh downlink counter (persisted here,
 never reused). An entry stays until the lamp's dlack names its dl_id; it is sent again only after
 `resend_after_s` (the lamp queues its dlack behind whatever it still has to send, so the answer may take a
-few uplinks), and after `max_attempts` sendings it is marked failed (a late dlack still closes it). `max_per_day` caps a lamp's downlinks (TTN fair use: 10 a day, acknowledgements included).
-The frame format is firmware/link/downlink_codec.py (to move into telemetry/).
+few uplinks), and after `max_attempts` sendings it is marked failed (a late dlack still closes it).
+`max_per_day` caps a lamp's downlinks (TTN fair use: 10 a day, acknowledgements included). The frame
+format is telemetry/downlink.py (docs/wire-format.md, "Downlinks"); the gateway's ingest reads the dlacks
+on every path and calls `acknowledged` (gateway/service.py).
 """
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from firmware.link import downlink_codec as dc  # moves to telemetry with the downlink format
+from telemetry.downlink import encode_downlink
+
+log = logging.getLogger("lampfleet.gateway.downlinks")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS downlinks (
@@ -47,7 +52,9 @@ class DownlinkQueue:
     """Thread-safe: a bridge's reader thread builds replies while the API thread queues commands."""
 
     def __init__(self, conn_or_path: sqlite3.Connection | str | Path, max_attempts: int = 8,
-                 max_per_day: int | None = None, resend_after_s: float = 600.0, clock=time.time):
+                 max_per_day: int | None = None, resend_after_s: float = 600.0, clock=time.time, time_source=None):
+        """clock paces resends and the daily cap; time_source (default: clock) is the time a time_sync sets
+        the lamp to, e.g. an emulated fleet's virtual time while resends follow the wall clock."""
         self._lock = threading.RLock()
         self.conn = (conn_or_path if isinstance(conn_or_path, sqlite3.Connection)
                      else sqlite3.connect(conn_or_path, check_same_thread=False))
@@ -56,6 +63,7 @@ class DownlinkQueue:
         self.max_per_day = max_per_day
         self.resend_after_s = resend_after_s
         self.clock = clock
+        self.time_source = time_source or clock
 
     # ------------------------------------------------------------------ queueing
 
@@ -65,7 +73,7 @@ class DownlinkQueue:
         Checked now by encoding it once, so a bad request fails here and not at the lamp."""
         if kind not in ("config", "command"):
             raise ValueError("a downlink is a 'config' or a 'command'")
-        dc.encode_downlink(kind, 0, 0, bytes(16), dict(fields, dl_id=0))
+        encode_downlink(kind, 0, 0, bytes(16), dict(fields, dl_id=0))
         with self.conn:
             cur = self.conn.execute("INSERT INTO downlinks (lamp_id, kind, body, created_s) VALUES (?, ?, ?, ?)",
                                     (lamp_id, kind, json.dumps(fields), self.clock()))
@@ -120,15 +128,20 @@ class DownlinkQueue:
                 return None
             fields = {"ack_fcnt16": ack_fcnt16, "pending": len(todo) > 1}
             kind = "ack"
+            entry = None
             if todo:
                 entry = todo[0]
                 kind = entry["kind"]
                 fields.update(entry["fields"], dl_id=entry["id"] & 0xFFFF)
                 if kind == "command" and fields.get("command") == "time_sync":
-                    fields["arg"] = int(now)  # the clock when the frame is built, not when queued
+                    fields["arg"] = int(self.time_source())  # the time when the frame is built, not when queued
                 self.conn.execute("UPDATE downlinks SET attempts=attempts+1, last_sent_s=? WHERE id=?",
                                   (now, entry["id"]))
-            frame = dc.encode_downlink(kind, devaddr, self._next_fcnt(lamp_id), key, fields)
+            dl_fcnt = self._next_fcnt(lamp_id)
+            frame = encode_downlink(kind, devaddr, dl_fcnt, key, fields)
+            if entry is not None:
+                log.info("downlink %d (%s) to %s, sending %d, counter %d", entry["id"], kind, lamp_id,
+                         entry["attempts"] + 1, dl_fcnt)
             self.conn.execute("INSERT INTO downlink_sent (lamp_id, at_s) VALUES (?, ?)", (lamp_id, now))
             self.conn.execute("DELETE FROM downlink_sent WHERE at_s < ?", (now - 2 * 86400,))
         return frame

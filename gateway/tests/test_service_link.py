@@ -104,7 +104,7 @@ def test_chirpstack_uplinks_are_stored(tmp_path, broker):  # noqa: F811
 def test_queued_command_is_published_after_the_lamps_next_uplink(tmp_path, broker):  # noqa: F811
     from click.testing import CliRunner
 
-    from firmware.link import downlink_codec as dc
+    from telemetry.downlink import decode_downlink
     from lampfleet.cli import cli
 
     service = _service(tmp_path, broker, LinkSettings())
@@ -138,7 +138,7 @@ def test_queued_command_is_published_after_the_lamps_next_uplink(tmp_path, broke
             assert wait_for(lambda: _readings(service) == [(0,), (1,)])
             up.loop_stop()
             up.disconnect()
-        d = dc.decode_downlink(got[0], KEY, 0)
+        d = decode_downlink(got[0], KEY, 0)
         assert d["type"] == "command" and d["command"] == "test_on" and d["arg"] == 10 and d["dl_id"] == dl_id
         assert len(got) == 1  # not resent before resend_after_s
     finally:

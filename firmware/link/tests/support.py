@@ -142,16 +142,13 @@ class FakeGateway:
         self.dlacks = []
 
     def uplink(self, frame):
-        from firmware.link import downlink_codec as dc
+        from telemetry.downlink import encode_downlink
 
         if not self.up:
             return None
-        head = dc.peek_any(frame)
+        head = self.codec.peek(frame)
         fcnt = self.codec.reconstruct_fcnt(self.last_fcnt, head["fcnt16"])
-        if head["type"] == "dlack":
-            out = dc.decode_dlack(frame, self.key, fcnt)
-        else:
-            out = self.codec.decode(frame, self.key, fcnt, 1750000000)
+        out = self.codec.decode(frame, self.key, fcnt, 1750000000)
         if fcnt in self.seen:
             self.duplicates += 1
         else:
@@ -168,5 +165,5 @@ class FakeGateway:
         if self.commands:
             dl_id, command, arg = self.commands.pop(0)
             fields.update({"dl_id": dl_id, "command": command, "arg": arg})
-            return dc.encode_downlink("command", self.devaddr, self.dl_fcnt, self.key, fields)
-        return dc.encode_downlink("ack", self.devaddr, self.dl_fcnt, self.key, fields)
+            return encode_downlink("command", self.devaddr, self.dl_fcnt, self.key, fields)
+        return encode_downlink("ack", self.devaddr, self.dl_fcnt, self.key, fields)

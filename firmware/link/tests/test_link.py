@@ -5,7 +5,7 @@ afterwards every event arrives exactly once, in order.
 """
 from telemetry import encode
 from telemetry.crypto import DeviceKey
-from firmware.link import downlink_codec as dc
+from telemetry.downlink import encode_downlink
 from firmware.link.airtime import time_on_air_us
 from firmware.link.cadence import Cadence
 from firmware.link.dutycycle import AirtimeBudget
@@ -228,8 +228,8 @@ def test_forged_and_replayed_downlinks_are_counted_not_applied():
         c = Counter()
         t = MemoryTransport(confirms=True)
         link = make_link(d, t, c)
-        good = dc.encode_downlink("command", ADDR, 5, KEY, {"dl_id": 1, "command": "reboot"})
-        forged = dc.encode_downlink("command", ADDR, 6, DeviceKey(bytes(16)), {"dl_id": 2, "command": "reboot"})
+        good = encode_downlink("command", ADDR, 5, KEY, {"dl_id": 1, "command": "reboot"})
+        forged = encode_downlink("command", ADDR, 6, DeviceKey(bytes(16)), {"dl_id": 2, "command": "reboot"})
         t.inbox = [good, good, forged, b"junk"]
         got = link.service(T0)
         assert [x["dl_id"] for x in got] == [1]

@@ -17,7 +17,7 @@ import pytest
 
 from telemetry import decode, reconstruct_fcnt
 from telemetry.crypto import DeviceKey
-from firmware.link import downlink_codec as dc
+from telemetry.downlink import encode_downlink
 from lampfleet import devlibs
 from lampfleet.broker import Mosquitto
 
@@ -107,7 +107,7 @@ def test_frames_birth_downlink_and_last_will(broker, tmp_path):
         assert decoded_fcnts(rec.frames()) == list(range(10))
         assert rec.statuses()[0] == b"online"
         # a command for the lamp, QoS 1 on its down topic
-        cmd = dc.encode_downlink("command", ADDR, 1, KEY, {"ack_fcnt16": None, "dl_id": 5, "command": "test_on",
+        cmd = encode_downlink("command", ADDR, 1, KEY, {"ack_fcnt16": None, "dl_id": 5, "command": "test_on",
                                                           "arg": 3})
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gw")
         pub.connect("127.0.0.1", broker.port)
@@ -115,8 +115,8 @@ def test_frames_birth_downlink_and_last_will(broker, tmp_path):
         pub.publish("lampfleet/LAMP-0001/down", cmd, qos=1).wait_for_publish(5)
         assert wait(lambda: len(rec.frames()) == 11)  # the dlack
         dlack = rec.frames()[-1]
-        assert dc.decode_dlack(dlack, KEY, 10) == {"type": "dlack", "devaddr": ADDR, "fcnt": 10, "dl_id": 5,
-                                                   "result": "applied"}
+        assert decode(dlack, KEY, 10, 0) == {"version": 1, "type": "dlack", "devaddr": ADDR, "fcnt": 10, "dl_id": 5,
+                                             "result": "applied"}
         proc.wait(20)
         events = drain_lines(lines)
         assert {"downlink": {"command": "test_on", "arg": 3, "dl_id": 5}} in events

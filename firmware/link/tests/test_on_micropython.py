@@ -21,10 +21,10 @@ from lampfleet.upytest import collect
 ROOT = Path(__file__).resolve().parents[3]
 TESTS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
-SHARED = ("test_airtime", "test_cadence", "test_crc", "test_dutycycle", "test_queue", "test_downlink_codec",
+SHARED = ("test_airtime", "test_cadence", "test_crc", "test_dutycycle", "test_queue", "test_guard",
           "test_link")
 NOT_AT_LAMP_HEAP = ("test_link",)
-CPYTHON_ONLY = ("test_on_micropython", "test_downlink_reference", "test_mqtt_on_micropython", "test_airtime_cli")
+CPYTHON_ONLY = ("test_on_micropython", "test_mqtt_on_micropython", "test_airtime_cli")
 DEVICE_DIRS = (ROOT / "firmware" / "link", ROOT / "firmware" / "bridge")
 ALLOWED = {"struct", "json", "binascii", "array", "os", "time", "select", "socket", "sys", "micropython", "machine",
            "telemetry", "firmware", "umqtt", "lora", "gc"}
@@ -60,6 +60,7 @@ def test_shared_tests_pass_on_micropython():
 
 def _compile_tree(dest: Path):
     sources = [ROOT / "lampfleet" / "upytest.py", ROOT / "firmware" / "__init__.py"]
+    sources += [ROOT / "firmware" / "shell" / "__init__.py", ROOT / "firmware" / "shell" / "persist.py"]  # link.py's
     sources += [p for p in (ROOT / "telemetry").glob("*.py")]
     sources += [p for p in (ROOT / "firmware" / "link").rglob("*.py") if p.stem not in CPYTHON_ONLY]
     for src in sources:

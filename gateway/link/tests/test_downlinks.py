@@ -1,6 +1,6 @@
 """The gateway's downlink queue against the lamp's own decoder (DownlinkGuard): queued until the dlack,
 fresh counters, the ack folded in, time sync stamped when sent, a daily cap."""
-from firmware.link import downlink_codec as dc
+from firmware.link.link import DownlinkGuard
 from gateway.link.downlinks import DownlinkQueue
 from telemetry import DeviceKey
 
@@ -19,7 +19,7 @@ class Clock:
 def test_queued_until_acknowledged(tmp_path):
     clock = Clock()
     q = DownlinkQueue(tmp_path / "dl.sqlite3", resend_after_s=60, clock=clock)
-    lamp = dc.DownlinkGuard(ADDR, KEY)
+    lamp = DownlinkGuard(ADDR, KEY)
     a = q.enqueue("L1", "command", command="test_on", arg=10)
     b = q.enqueue("L1", "config", settings={"night_level_pct": 70})
     first = lamp.open(q.reply("L1", ADDR, KEY, ack_fcnt16=5))
@@ -44,7 +44,7 @@ def test_counter_persists_and_time_sync_is_stamped_at_sending(tmp_path):
     q = DownlinkQueue(tmp_path / "dl.sqlite3", clock=clock)
     q.enqueue("L1", "command", command="time_sync", arg=0)
     clock.t += 3600
-    lamp = dc.DownlinkGuard(ADDR, KEY)
+    lamp = DownlinkGuard(ADDR, KEY)
     assert lamp.open(q.reply("L1", ADDR, KEY))["arg"] == int(clock.t)
     q2 = DownlinkQueue(tmp_path / "dl.sqlite3", clock=clock)  # a gateway restart keeps the counter
     assert lamp.open(q2.reply("L1", ADDR, KEY, ack_fcnt16=1))["fcnt"] == 1

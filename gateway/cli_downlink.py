@@ -1,4 +1,5 @@
-"""`lampfleet downlink LAMP --time-sync | --test-on MIN | --reboot | --status-now | --set NAME=VALUE ...`:
+"""`lampfleet downlink LAMP --time-sync | --test-on MIN | --reboot | --status-now | --battery-replaced |
+--set NAME=VALUE ...`:
 queue a command or a config change for a lamp.
 
 The request waits in the gateway's database (gateway/link/downlinks.py); the running service publishes it
@@ -29,15 +30,20 @@ def _setting(text: str) -> tuple[str, int]:
 @click.option("--test-on", "test_on", type=click.IntRange(1, 24 * 60), metavar="MIN", help="Light the lamp for MIN minutes.")
 @click.option("--reboot", is_flag=True, help="Reboot the lamp.")
 @click.option("--status-now", is_flag=True, help="Ask for a status frame at once.")
+@click.option("--battery-replaced", is_flag=True,
+              help="A new battery was fitted: the lamp forgets the old one's health (clears batteryDegraded).")
 @click.option("--set", "settings_", multiple=True, metavar="NAME=VALUE",
               help="Change a setting (repeatable, up to 7), e.g. --set status_interval_s=300.")
 def command(config_path: Path | None, database: Path | None, as_json: bool, lamp_id: str, time_sync: bool,
-            test_on: int | None, reboot: bool, status_now: bool, settings_: tuple[str, ...]) -> None:
+            test_on: int | None, reboot: bool, status_now: bool, battery_replaced: bool,
+            settings_: tuple[str, ...]) -> None:
     """Queue a command or settings for LAMP; sent after its next uplink, resent until the lamp acknowledges it."""
     chosen = [name for name, on in (("time_sync", time_sync), ("test_on", test_on is not None), ("reboot", reboot),
-                                    ("status_now", status_now), ("config", bool(settings_))) if on]
+                                    ("status_now", status_now), ("battery_replaced", battery_replaced),
+                                    ("config", bool(settings_))) if on]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --time-sync, --test-on MIN, --reboot, --status-now, --set NAME=VALUE")
+        raise click.UsageError("give exactly one of --time-sync, --test-on MIN, --reboot, --status-now, "
+                               "--battery-replaced, --set NAME=VALUE")
     settings = settings_from(config_path, database)
     conn = open_db(settings)
     if conn.execute("SELECT 1 FROM lamps WHERE lamp_id=?", (lamp_id,)).fetchone() is None:

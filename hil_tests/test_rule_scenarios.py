@@ -109,6 +109,7 @@ class Case:
     also: tuple[str, ...] = ()  # other alerts the same fault raises on that lamp
     profile: str = "street"
     resolve_by_hand: bool = False  # the rule's documented repair path is `lampfleet alerts resolve`
+    downlink: str = ""  # a command the crew sends at the repair (`lampfleet downlink LAMP --<command>`)
 
 
 # rule (the expected alert, gateway/faults.py) -> how the real firmware in the emulator produces it.
@@ -136,10 +137,11 @@ CASES: dict[str, Case] = {
     "batteryLevelTooLow": Case(
         "{n}:battery_degraded=0.25@1h,{n}:battery_degraded=0.12@26h,{n}:-battery_degraded@34h",
         nth_event("battery_low", 2), 34, also=("batteryDegraded",), resolve_by_hand=True),
-    # Raised at the first load cut while the state of charge said more than 50 %. Not resolvable today:
-    # the firmware keeps the flag (health.collapse) until its next load cut and re-learns its state of
-    # health over weeks, and it has no "battery replaced" input, so a manual resolution reopens at once.
-    "batteryDegraded": Case("{n}:battery_degraded=0.3@1h", nth_event("battery_low", 1), None),
+    # Raised at the first load cut while the state of charge said more than 50 %. The crew fits a new
+    # battery at 15:00 on day 2 and tells the lamp (`lampfleet downlink LAMP --battery-replaced`): it
+    # forgets the old battery's health, clears the flag, and the alert resolves.
+    "batteryDegraded": Case("{n}:battery_degraded=0.3@1h,{n}:-battery_degraded@28h", nth_event("battery_low", 1),
+                            28, downlink="battery_replaced"),
 }
 
 
@@ -165,10 +167,12 @@ class ManualRepairs:
     """The crews who resolve an alert by hand (`lampfleet alerts resolve`) one report interval after
     their repair, called back by the emulator as its virtual time advances."""
 
-    def __init__(self, scenario: Scenario, gateway: GatewayProcess):
-        self.scenario, self.gateway = scenario, gateway
+    def __init__(self, scenario: Scenario, gateway: GatewayProcess, sink: MqttSink):
+        self.scenario, self.gateway, self.sink = scenario, gateway, sink
         self.todo = sorted((scenario.start_s + c.repair_h * H, rule) for rule, c in CASES.items()
                            if c.resolve_by_hand and c.repair_h is not None)
+        self.commands = sorted((scenario.start_s + c.repair_h * H, rule) for rule, c in CASES.items()
+                               if c.downlink and c.repair_h is not None)
         self.errors: dict[str, str] = {}
 
     def __call__(self, fraction: float) -> None:
@@ -177,6 +181,15 @@ class ManualRepairs:
         while self.todo and self.todo[0][0] + INTERVAL_S <= now:
             repair_s, rule = self.todo.pop(0)
             self._resolve(rule, _lamp(sc, rule), repair_s)
+        while self.commands and self.commands[0][0] <= now:
+            _, rule = self.commands.pop(0)
+            lamp_id = _lamp(sc, rule)
+            out = CliRunner().invoke(cli, ["downlink", lamp_id, "--" + CASES[rule].downlink.replace("_", "-"),
+                                           "--config", str(self.gateway.config)])
+            if out.exit_code != 0:
+                self.errors[rule] = out.output
+            self.sink.await_downlinks(lamp_id, 1)  # the lamp takes it with the answer to its next uplink
+            time.sleep(1.3)  # the service looks for new downlinks once a second
 
     def _resolve(self, rule: str, lamp_id: str, repair_s: float) -> None:
         deadline = time.monotonic() + 30
@@ -207,7 +220,7 @@ def run(tmp_path_factory) -> Run:
     gateway = GatewayProcess(tmp, broker.url, db_path).start()
     listener = AlertListener(broker.url)
     sink = MqttSink(broker.url)
-    repairs = ManualRepairs(scenario, gateway)
+    repairs = ManualRepairs(scenario, gateway, sink)
     try:
         UpyEmulator(scenario, tmp / "lamps", sink, progress=repairs).run()
         sink.close()

@@ -45,7 +45,7 @@ CONFIG_KEYS = {
 }
 # Commands: test_on lights the lamp for `arg` minutes, reboot restarts the controller, time_sync sets the
 # clock to `arg` Unix seconds (the gateway's time when it built the frame), status_now asks for a status.
-COMMANDS = {1: "test_on", 2: "reboot", 3: "time_sync", 4: "status_now"}
+COMMANDS = {1: "test_on", 2: "reboot", 3: "time_sync", 4: "status_now", 5: "battery_replaced"}
 
 
 def _codes(table):

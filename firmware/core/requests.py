@@ -27,3 +27,14 @@ def sync_clock(state, old_ms, new_ms):
 def test_on(state, now_ms, minutes):
     """Commissioning: full light for `minutes`."""
     state.test_until_ms = now_ms + minutes * 60000
+
+
+def battery_replaced(state):
+    """A crew fitted a new battery: forget what was learnt of the old one (health, resistance, charge);
+    the new one's is learnt from here, and battery_degraded clears at the next sample."""
+    from firmware.core.battery import Battery
+
+    old = state.bat
+    state.bat = Battery(state.cfg)
+    state.bat.deep_discharges = old.deep_discharges  # the lamp's history, not the battery's
+    state.health.collapse = False

@@ -8,7 +8,8 @@ from firmware.core import requests as core_requests
 
 
 def command(app, name, arg):
-    """test_on (arg minutes), time_sync (arg Unix seconds), status_now, reboot; 'applied' or 'unsupported'."""
+    """test_on (arg minutes), time_sync (arg Unix seconds), status_now, battery_replaced, reboot; 'applied' or
+    'unsupported'."""
     hal, now_ms = app.hal, app.hal.now_ms()
     if name == "test_on":
         core_requests.test_on(app.state, now_ms, arg)
@@ -22,6 +23,9 @@ def command(app, name, arg):
         app.stable_ms += d
     elif name == "status_now":
         app.next_status_ms = 0
+    elif name == "battery_replaced":
+        core_requests.battery_replaced(app.state)
+        app.save(now_ms)
     elif name == "reboot" and hasattr(hal, "reset"):
         app.save(now_ms)
         hal.reset()

@@ -183,6 +183,9 @@ def test_gateway_requests():
         assert hal.led == 100
         assert requests.command(app, "time_sync", world.t_ms // 1000 + 30) == "applied"
         assert requests.command(app, "self_destruct", 0) == "unsupported"
+        app.state.bat.soh_pct, app.state.health.collapse = 40, True
+        assert requests.command(app, "battery_replaced", 0) == "applied"
+        assert app.state.bat.soh_pct == 100 and not app.state.health.collapse
         assert requests.apply_settings(app, {"night_level_pct": 80}) == "applied" and app.cfg.night_level_pct == 80
         assert requests.apply_settings(app, {"sample_s": 0}) == "invalid" and app.cfg.sample_s == 60
         loops(app, 0.1)

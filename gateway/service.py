@@ -118,13 +118,16 @@ class Gateway:
             return
         self._accept(*result, answer=over_mqtt)
 
-    def answer(self, frame: bytes, rx_s: float, ack: bool = True, where: str = "radio") -> tuple[str, bytes | None]:
+    def answer(self, frame: bytes, rx_s: float | None, ack: bool = True,
+               where: str = "radio") -> tuple[str, bytes | None]:
         """A radio uplink whose answer goes back in its receive window (a LoRa bridge: class A, within 1 s).
         Verified and accepted as `handle` does; then the downlink to transmit: the oldest queued config or
         command carrying the acknowledgement of this uplink, else a bare ack (`ack` False: only a queued
         request, as behind a LoRaWAN network server, which acknowledges by itself). A duplicate (a second
         bridge, a resend after a lost acknowledgement) is acknowledged again, not stored; anything refused
-        gets no answer. Returns (verdict, downlink or None)."""
+        gets no answer. Returns (verdict, downlink or None). rx_s None: now (an emulated fleet's clock)."""
+        if rx_s is None:
+            rx_s = max(self.device_now_s, 1) if self.settings.clock == "device" else time.time()
         lamp = self.ingest.lamp_for_frame(frame, where)
         if lamp is None:
             return "refused", None
@@ -305,22 +308,23 @@ class GatewayService:
         self.influx = None
         self.api = None
         self.bridges: list = []
+        self._gw_lock = threading.Lock()
 
     def _on_bridge_uplink(self, frame: bytes, meta):  # type: ignore[no-untyped-def]
-        """A serial bridge's reader thread: into the inbox like an MQTT message (qos 0: nothing to ack).
-        No downlink is answered yet (see docs/link.md: the lamp resends, the gateway drops the copies)."""
+        """A serial bridge's reader thread: verified and stored at once, under the gateway's lock, because
+        the answer (the acknowledgement, and a queued config or command) must reach the bridge inside the
+        lamp's receive window (firmware/link/lora_transport.py: turnaround within 1 s)."""
         rx = meta.rx_time
-        self.inbox.put((RADIO_TOPIC, frame, rx, 0, 0, -1))
-        try:
-            from gateway.fastcodec import header
-
-            lamp = self.gateway.registry.by_devaddr(header(frame)[1])
-        except Exception:  # noqa: BLE001 - counted by the worker's own checks
-            lamp = None
-        if lamp is not None:  # kept in memory only (unverified here: the worker checks the MIC)
-            self.gateway.radio_meta[lamp.lamp_id] = {"via": meta.bridge, "rssi": meta.rssi, "snr": meta.snr,
-                                                     "rx_time": rx, "sf": meta.sf, "freq_khz": meta.freq_khz}
-        return None
+        with self._gw_lock:
+            gw = self.gateway
+            verdict, reply = gw.answer(frame, None if self.settings.clock == "device" else rx,
+                                       where="serial bridge")
+            gw.flush(tick=False)
+            lamp = gw.ingest.lamp_for_frame(frame, "serial bridge") if verdict in (NEW, DUPLICATE) else None
+            if lamp is not None:
+                gw.radio_meta[lamp.lamp_id] = {"via": meta.bridge, "rssi": meta.rssi, "snr": meta.snr,
+                                               "rx_time": rx, "sf": meta.sf, "freq_khz": meta.freq_khz}
+        return reply
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
@@ -400,7 +404,8 @@ class GatewayService:
             while not self.stopping.is_set():
                 self._drain_batch()
                 if time.monotonic() >= next_tick:
-                    self.gateway.tick()
+                    with self._gw_lock:
+                        self.gateway.tick()
                     next_tick = time.monotonic() + TICK_EVERY_S
         finally:
             for bridge in self.bridges:
@@ -435,12 +440,13 @@ class GatewayService:
                 except queue.Empty:
                     break
         handle = gw.handle
-        if self.settings.clock == "device":
-            for topic, payload, _rx, _mid, _qos, _g in batch:
-                handle(topic, payload, None)
-        else:
-            for topic, payload, rx_s, _mid, _qos, _g in batch:
-                handle(topic, payload, rx_s)
-        gw.flush(tick=False)
+        with self._gw_lock:  # serial bridges answer from their own threads (_on_bridge_uplink)
+            if self.settings.clock == "device":
+                for topic, payload, _rx, _mid, _qos, _g in batch:
+                    handle(topic, payload, None)
+            else:
+                for topic, payload, rx_s, _mid, _qos, _g in batch:
+                    handle(topic, payload, rx_s)
+            gw.flush(tick=False)
         self._ack(batch)
         return len(batch)

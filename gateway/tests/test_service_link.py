@@ -12,6 +12,7 @@ import tty
 import paho.mqtt.client as mqtt
 
 from firmware.bridge import proto
+from telemetry.downlink import decode_downlink, peek_downlink
 from gateway.registry import Lamp
 from gateway.service import GatewayService
 from gateway.settings import LinkSettings, Settings
@@ -60,6 +61,24 @@ def test_serial_bridge_frames_are_stored_and_replays_refused(tmp_path, broker): 
             assert meta["rssi"] == -97 and meta["snr"] == 7.5 and meta["sf"] == 9
             assert abs(meta["rx_time"] - time.time()) < 10
             assert ingest.rejects["short"] == 1 or sum(ingest.rejects.values()) == 2
+            # Each frame heard, the duplicate too, is acknowledged through the bridge in its receive window:
+            # an ack downlink (0xA) naming its counter, under the gateway's own downlink counter.
+            deframer, acks = proto.Deframer(), []
+            os.set_blocking(master, False)
+            deadline = time.monotonic() + 5
+            while len(acks) < 4 and time.monotonic() < deadline:
+                try:
+                    data = os.read(master, 4096)
+                except BlockingIOError:
+                    time.sleep(0.05)
+                    continue
+                for mtype, body in deframer.feed(data):
+                    if mtype == proto.TX:
+                        frame = proto.parse_tx(body)[4]
+                        head = peek_downlink(frame)
+                        acks.append(decode_downlink(frame, KEY, head["fcnt16"]))
+            assert [(a["type"], a["ack_fcnt16"]) for a in acks] == [("ack", 0), ("ack", 1), ("ack", 2), ("ack", 1)]
+            assert [a["fcnt"] for a in acks] == [0, 1, 2, 3]
     finally:
         os.close(master)
         os.close(slave)

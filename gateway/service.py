@@ -154,6 +154,14 @@ class Gateway:
             self.ingest.rejects["unknown_device"] += 1
             return None
         result = self.ingest.verify(lamp, up.frame, rx_s if self._device_clock else up.rx_time, topic)
+        if result is not None and self._publish is not None and lamp.lamp_id in self._downlinks_waiting:
+            # The network server acknowledges by itself: only a queued config or command goes back, through
+            # the integration the uplink came from, for the device's next receive window.
+            from gateway.link.lorawan import downlink_for
+
+            frame = self.downlinks.reply(lamp.lamp_id, lamp.devaddr, lamp.key)
+            if frame is not None:
+                self._publish(*downlink_for(up, frame))
         if result is not None:
             best = max(up.rx, key=lambda r: r.get("rssi") or -999, default={})
             self.radio_meta[lamp.lamp_id] = {"via": up.source, "rssi": best.get("rssi"), "snr": best.get("snr"),

@@ -94,13 +94,18 @@ def _chirpstack(frame: bytes, dev_eui=DEV_EUI, port=10) -> bytes:
     }).encode()
 
 
-def test_chirpstack_uplinks_are_stored(tmp_path, broker):  # noqa: F811
+def test_chirpstack_uplinks_are_stored_and_downlinks_queued_through_it(tmp_path, broker):  # noqa: F811
     service = _service(tmp_path, broker, LinkSettings(lorawan="chirpstack", lorawan_devices={DEV_EUI: "LAMP-0001"}))
+    service.gateway.downlinks.enqueue("LAMP-0001", "command", command="status_now", arg=0)
+    service.gateway._refresh_downlinks()
     lamp = Lamp1()
     now = int(time.time())
     good = lamp.status(now - 60)
+    down: list[tuple[str, bytes]] = []
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="chirpstack")
+    pub.on_message = lambda c, u, m: down.append((m.topic, m.payload))
     pub.connect("127.0.0.1", broker.port)
+    pub.subscribe("application/+/device/+/command/down", qos=1)
     pub.loop_start()
     try:
         with Running(service):
@@ -115,6 +120,15 @@ def test_chirpstack_uplinks_are_stored(tmp_path, broker):  # noqa: F811
             assert wait_for(lambda: service.gateway.ingest.rejects["duplicate"] == 1)
             meta = service.gateway.radio_meta["LAMP-0001"]
             assert meta["via"] == "chirpstack" and meta["rssi"] == -101 and meta["sf"] == 9
+            # the queued command went back through ChirpStack's downlink queue, once (not for the copy)
+            assert wait_for(lambda: len(down) == 1)
+            time.sleep(0.3)
+            topic_down, body = down[0]
+            assert topic_down == f"application/app-1/device/{DEV_EUI}/command/down" and len(down) == 1
+            item = json.loads(body)
+            frame = base64.b64decode(item["data"])
+            d = decode_downlink(frame, KEY, peek_downlink(frame)["fcnt16"])
+            assert d["type"] == "command" and d["command"] == "status_now" and d["ack_fcnt16"] is None
     finally:
         pub.loop_stop()
         pub.disconnect()

@@ -90,3 +90,16 @@ def _parent(path):
 def vectors_path():
     """telemetry/vectors/golden.json, found from this file so any working directory will do."""
     return _parent(_parent(__file__)) + "/vectors/golden.json"
+
+
+_golden = []
+
+
+def golden():
+    """The golden vectors, read once."""
+    if not _golden:
+        import json
+
+        with open(vectors_path()) as f:
+            _golden.append(json.load(f))
+    return _golden[0]

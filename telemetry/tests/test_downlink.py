@@ -1,24 +1,14 @@
 """Downlink frames (gateway -> lamp) and the lamp's dlack: round trips, sizes, MIC first, direction, the
 golden downlink vectors. Shared: CPython and MicroPython."""
-import json
-
 from telemetry import schema as s
 from telemetry.codec import _crypt, decode, encode, peek
 from telemetry.downlink import (
     ACK, COMMAND, CONFIG, CONFIG_KEYS, MAX_CONFIG_RECORDS, RESULTS, decode_downlink, encode_downlink, peek_downlink,
 )
 from telemetry.errors import REASONS, EncodeError
-from telemetry.tests.support import KEY, OTHER_KEY, expect_frame_error, seal, tohex, unhex, vectors_path
+from telemetry.tests.support import KEY, OTHER_KEY, expect_frame_error, golden, seal, tohex, unhex
 
 ADDR = 0x1A2B3C
-_cache = []
-
-
-def golden():
-    if not _cache:
-        with open(vectors_path()) as f:
-            _cache.append(json.load(f))
-    return _cache[0]
 
 
 def test_command_round_trip_and_size():

@@ -3,22 +3,12 @@
 The same file is what firmware and gateway tests check themselves against, so a codec change that moves
 a single byte fails here first.
 """
-import json
-
 from telemetry import schema as s
 from telemetry.codec import decode, encode, peek
 from telemetry.crypto import DeviceKey
 from telemetry.errors import REASONS
-from telemetry.tests.support import expect_frame_error, tohex, unhex, vectors_path
+from telemetry.tests.support import expect_frame_error, golden, tohex, unhex
 
-_cache = []
-
-
-def golden():
-    if not _cache:
-        with open(vectors_path()) as f:
-            _cache.append(json.load(f))
-    return _cache[0]
 
 
 def test_vectors_file_is_found_and_complete():

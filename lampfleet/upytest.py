@@ -2,7 +2,8 @@
 
     MICROPYPATH=. micropython lampfleet/upytest.py telemetry.tests.test_codec firmware.tests.test_x ...
 
-Imports each module, runs its `test_*` functions in sorted order, prints `PASS name` or
+Imports each module, runs its `test_*` functions in sorted order (`MODULE:test_name` runs that one only),
+prints `PASS name` or
 `FAIL name: error` (traceback on stderr), then exactly `N passed, M failed`; exits 1 if anything failed.
 `-p DIR` puts DIR first on the import path (repeatable), e.g. a folder whose `machine.py` shadows the
 built-in module. Plain-function tests only: no fixtures, no parametrisation, no skips.
@@ -38,7 +39,7 @@ def collect(module):
     return [(n, getattr(module, n)) for n in names if callable(getattr(module, n))]
 
 
-def run_module(module_name, report):
+def run_module(module_name, report, only=None):
     try:
         __import__(module_name)
         module = sys.modules[module_name]
@@ -46,6 +47,8 @@ def run_module(module_name, report):
         report(module_name, e)
         return
     for name, fn in collect(module):
+        if only is not None and name != only:
+            continue
         try:
             fn()
         except Exception as e:
@@ -91,8 +94,9 @@ def main(argv):
             print("FAIL " + name + ": " + _describe(error))
             _print_exception(error)
 
-    for module_name in modules:
-        run_module(module_name, report)
+    for spec in modules:
+        module_name, _, only = spec.partition(":")
+        run_module(module_name, report, only or None)
         _unload(module_name)
     print("%d passed, %d failed" % (counts[0], counts[1]))
     return 1 if counts[1] else 0

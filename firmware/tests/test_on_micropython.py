@@ -2,8 +2,8 @@
 
 MICROPYPATH is the repository root, exactly as on a lamp with the tree mounted; lampfleet/upytest.py is
 the runner. All shared modules run once in one interpreter with the default heap, then each in its own
-interpreter capped at 96 KB (`-X heapsize=96K`, an ESP32 without PSRAM): a module, the controller core
-and the test's world must fit there, as the firmware must. That run loads the modules compiled by
+interpreter per test capped at 96 KB (`-X heapsize=96K`, an ESP32 without PSRAM): the controller core and
+the test's world must fit there, as the firmware must. That run loads the modules compiled by
 mpy-cross, as a flashed lamp does: compiling sources at import needs parser memory a lamp never spends,
 and left the run a few hundred bytes from the limit, where the conservative collector's view of the C
 stack decided pass or fail from one machine to the next. Counting the passes guards against a runner
@@ -87,10 +87,20 @@ def test_shared_tests_pass_on_micropython():
     _check(r.stdout, r.stderr, r.returncode, SHARED)
 
 
-def test_each_shared_module_passes_with_the_lamp_heap(compiled_tree):
-    procs = {m: subprocess.Popen(_cmd([m], "-X", "heapsize=96K"), cwd=ROOT, env=_env(compiled_tree), text=True,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for m in SHARED if m not in DEFAULT_HEAP_ONLY}
-    for m, p in procs.items():
-        out, err = p.communicate(timeout=300)
-        _check(out, err, p.returncode, [m])
+def test_each_shared_test_passes_with_the_lamp_heap(compiled_tree):
+    """Each test in its own interpreter: the core and that test's world must fit 96 KB, whatever garbage
+    the tests before it would have left scattered through the heap (the lamp runs one controller, not a
+    suite of them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(spec):
+        r = subprocess.run(_cmd([spec], "-X", "heapsize=96K"), cwd=ROOT, env=_env(compiled_tree), text=True,
+                           capture_output=True, timeout=300)
+        return spec, r
+
+    specs = [m + ":" + name for m in SHARED if m not in DEFAULT_HEAP_ONLY
+             for name, _ in collect(importlib.import_module("firmware.tests." + m))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for spec, r in pool.map(run, specs):
+            report = r.stdout + r.stderr
+            assert r.returncode == 0 and r.stdout.strip().endswith("1 passed, 0 failed"), (spec, report)

@@ -24,6 +24,7 @@ class _Device:
     top: int | None = None
     bits: int = 0  # bit i set: counter top - 1 - i was accepted
     recent: dict[int, tuple[float, int]] = field(default_factory=dict)  # fcnt -> (first rx_s, crc32)
+    restored: bool = False  # top came from storage (a restart): its bytes and arrival are unknown
 
 
 class ReplayWindow:
@@ -54,6 +55,10 @@ class ReplayWindow:
         if seen is False:
             return NEW
         first = d.recent.get(fcnt)
+        if fcnt == d.top and first is None and d.restored:
+            # The last frame stored before a restart, delivered again (an MQTT redelivery after a crash):
+            # like the counters under it, taken as new; the store's (lamp, fcnt) key keeps it once.
+            return NEW
         if seen and first is not None and first[1] == zlib.crc32(frame) and rx_s - first[0] <= self.dup_window_s:
             return DUPLICATE
         return REPLAY
@@ -66,7 +71,7 @@ class ReplayWindow:
             shift = fcnt - d.top
             d.bits = ((d.bits << shift) | (1 << (shift - 1))) & ((1 << self.size) - 1) if shift <= self.size else 0
             d.top = fcnt
-        else:
+        elif fcnt < d.top:
             d.bits |= 1 << (d.top - 1 - fcnt)
         d.recent[fcnt] = (rx_s, zlib.crc32(frame))
         while len(d.recent) > 64:  # forget the earliest recorded (insertion order: no sort per frame)
@@ -91,4 +96,4 @@ class ReplayWindow:
         return (None, 0) if d is None else (d.top, d.bits)
 
     def restore(self, device: str, top: int | None, bits: int = 0) -> None:
-        self._dev[device] = _Device(top, bits)
+        self._dev[device] = _Device(top, bits, restored=top is not None)

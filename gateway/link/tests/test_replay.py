@@ -42,6 +42,16 @@ def test_state_survives_a_restart():
     assert w2.check("L", 5, F, 0) == NEW
 
 
+def test_the_last_stored_frame_redelivered_after_a_restart_is_not_a_replay():
+    # kill -9 between the store's commit and the broker's PUBACK: the broker delivers the top again
+    w = ReplayWindow(size=16)
+    w.restore("L", 7)
+    assert w.observe("L", 7, F, 0) == NEW  # the store's (lamp, fcnt) key keeps it once
+    assert w.observe("L", 7, F, 1) == DUPLICATE  # from now on it has a first-copy record
+    assert w.observe("L", 7, b"other", 2) == REPLAY
+    assert w.observe("L", 8, F, 3) == NEW and w.last("L") == 8
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 300), max_size=200), st.integers(1, 64))
 def test_never_accepts_a_counter_twice(counters, size):

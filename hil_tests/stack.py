@@ -97,27 +97,3 @@ class AlertListener:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
-
-
-def emulate_with_gateway(broker_url: str, workdir: Path, scenario, sink=None, settle_s: float = 0.0,
-                         **gateway_options) -> tuple[dict, list[dict], Path]:
-    """Registry, gateway process and alert listener on the broker, then the fleet in the MicroPython-in-
-    the-loop emulator; waits until the gateway has stored every frame the sink delivered (and `settle_s`
-    more for its clock rules). Returns (emulator result, alerts published, gateway database)."""
-    from emulator.mqtt_sink import MqttSink
-    from emulator.upy import UpyEmulator
-
-    db_path = workdir / "gateway.sqlite3"
-    register(db_path, scenario.lamps)
-    gateway = GatewayProcess(workdir, broker_url, db_path, **gateway_options).start()
-    listener = AlertListener(broker_url)
-    sink = sink or MqttSink(broker_url)
-    try:
-        result = UpyEmulator(scenario, workdir / "lamps", sink).run()
-        sink.close()
-        gateway.wait_for_counters(sink.last_fcnt16)  # short runs: counters stay below 2^16
-        time.sleep(settle_s)
-    finally:
-        gateway.stop()
-        listener.close()
-    return result, listener.alerts, db_path

@@ -7,10 +7,12 @@ for it during the first night, and lamp 1 must raise nothing at all.
 from __future__ import annotations
 
 from emulator.faults import parse
+from emulator.mqtt_sink import MqttSink
 from emulator.physics.site import get_site
 from emulator.scenario import Scenario, make_fleet
+from emulator.upy import UpyEmulator
 from emulator.world import next_sun_event
-from hil_tests.stack import emulate_with_gateway
+from hil_tests.stack import AlertListener, GatewayProcess, register
 
 FAULT_AT_S = 4 * 3600  # 15:00 WAT, the scenario starts at 11:00 UTC (noon WAT)
 
@@ -20,12 +22,23 @@ def test_led_open_alert_in_first_night_and_healthy_lamp_quiet(broker, tmp_path, 
     # Half brightness: a budget lamp in the rainy season cannot burn full power for three nights.
     scenario = Scenario(lamps, days=3, seed=7, faults=parse(f"2:led_open@{FAULT_AT_S}s"),
                         settings={"night_level_pct": 50})
-    result, alerts, _db = emulate_with_gateway(broker.url, tmp_path, scenario)
+    db_path = tmp_path / "gateway.sqlite3"
+    register(db_path, lamps)
+    gateway = GatewayProcess(tmp_path, broker.url, db_path).start()
+    listener = AlertListener(broker.url)
+    sink = MqttSink(broker.url)
+    try:
+        result = UpyEmulator(scenario, tmp_path / "lamps", sink).run()
+        sink.close()
+        gateway.wait_for_counters({lp["id"]: lp["frames"] - 1 for lp in result["lamps"]})
+    finally:
+        gateway.stop()
+        listener.close()
 
     assert all(lp["restarts"] == 0 for lp in result["lamps"]), result
     faulty, healthy = lamps[1].lamp_id, lamps[0].lamp_id
-    assert [a for a in alerts if a["lamp_id"] == healthy] == []
-    dark = [a for a in alerts if a["lamp_id"] == faulty]
+    assert [a for a in listener.alerts if a["lamp_id"] == healthy] == []
+    dark = [a for a in listener.alerts if a["lamp_id"] == faulty]
     assert [(a["fault"], a["state"]) for a in dark] == [("lampFailure", "firing")], dark
 
     fault_t = scenario.start_s + FAULT_AT_S

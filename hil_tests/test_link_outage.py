@@ -11,8 +11,9 @@ from emulator.faults import parse
 from emulator.mqtt_sink import MqttSink
 from emulator.physics.site import get_site
 from emulator.scenario import Scenario, make_fleet
+from emulator.upy import UpyEmulator
 from emulator.world import next_sun_event
-from hil_tests.stack import emulate_with_gateway
+from hil_tests.stack import GatewayProcess, register
 from telemetry import peek
 
 DAY = 86400
@@ -37,8 +38,16 @@ def test_a_week_without_network_and_two_reboots_loses_no_event(broker, tmp_path,
     spec = "1:radio_dead@1d,1:led_open@2d,1:brown_out=5@3d,1:-led_open@4d,1:brown_out=5@5d,1:-radio_dead@8d"
     scenario = Scenario(make_fleet(1, seed=31), days=9.5, seed=31, faults=parse(spec))
     lamp = scenario.lamps[0].lamp_id
+    db_path = tmp_path / "gateway.sqlite3"
+    register(db_path, scenario.lamps)
+    gateway = GatewayProcess(tmp_path, broker.url, db_path).start()
     sink = RecordingSink(broker.url)
-    result, _alerts, db_path = emulate_with_gateway(broker.url, tmp_path, scenario, sink)
+    try:
+        result = UpyEmulator(scenario, tmp_path / "lamps", sink).run()
+        sink.close()
+        gateway.wait_for_counters(sink.last_fcnt16)
+    finally:
+        gateway.stop()
     assert result["lamps"][0]["restarts"] == 0, result  # the firmware never crashed (two brown-outs aside)
 
     # Delivered in order: frame counters only rise (every frame left from the queue's head).

@@ -25,7 +25,7 @@ from emulator.scenario import Scenario, make_fleet
 from emulator.upy import UpyEmulator
 from emulator.world import next_sun_event
 from gateway.daily import local_day
-from hil_tests.stack import AlertListener, GatewayProcess, emulate_with_gateway, register
+from hil_tests.stack import AlertListener, GatewayProcess, register
 from lampfleet.broker import Mosquitto
 from lampfleet.cli import cli
 
@@ -284,10 +284,20 @@ def test_lantern_unused_on_the_real_firmware(lamp_backend, broker, tmp_path):
     scenario = Scenario(make_fleet(2, seed=31, prefix="KIT", profile="kit"), days=KIT_DAYS, seed=31,
                         faults=parse(KIT_FAULTS))
     unused, used = (ident.lamp_id for ident in scenario.lamps)
-    # settle: two gateway ticks, so that the day rules run on the last device time
-    _result, alerts, db_path = emulate_with_gateway(broker.url, tmp_path, scenario, settle_s=2.5,
-                                                    detect={"unused_days": UNUSED_DAYS})
-    run = Run(scenario, db_path, alerts, {})
+    db_path = tmp_path / "gateway.sqlite3"
+    register(db_path, scenario.lamps)
+    gateway = GatewayProcess(tmp_path, broker.url, db_path, detect={"unused_days": UNUSED_DAYS}).start()
+    listener = AlertListener(broker.url)
+    sink = MqttSink(broker.url)
+    try:
+        UpyEmulator(scenario, tmp_path / "lamps", sink).run()
+        sink.close()
+        gateway.wait_for_counters(sink.last_fcnt16)
+        time.sleep(2.5)  # two gateway ticks: the day rules on the last device time
+    finally:
+        gateway.stop()
+        listener.close()
+    run = Run(scenario, db_path, listener.alerts, {})
     # What the gateway saw, per local day: use is a status frame with the LED at 5 % or more, or manual_on.
     offset = 3600  # Bangui, UTC+1 ([alerts] utc_offset_s)
     first = local_day(int(scenario.start_s), offset)

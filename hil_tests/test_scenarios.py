@@ -3,15 +3,28 @@ link. Emulated lamps (`--lamp emulator`) run on the MicroPython unix port; the g
 from __future__ import annotations
 
 from emulator.faults import parse
+from emulator.mqtt_sink import MqttSink
 from emulator.physics.site import get_site
 from emulator.scenario import Scenario, make_fleet
+from emulator.upy import UpyEmulator
 from emulator.world import next_sun_event
-from hil_tests.stack import emulate_with_gateway
+from hil_tests.stack import AlertListener, GatewayProcess, register
 
 
 def _run(broker, tmp_path, scenario: Scenario) -> tuple[dict, list[dict]]:
-    result, alerts, _db = emulate_with_gateway(broker.url, tmp_path, scenario)
-    return result, alerts
+    db_path = tmp_path / "gateway.sqlite3"
+    register(db_path, scenario.lamps)
+    gateway = GatewayProcess(tmp_path, broker.url, db_path).start()
+    listener = AlertListener(broker.url)
+    sink = MqttSink(broker.url)
+    try:
+        result = UpyEmulator(scenario, tmp_path / "lamps", sink).run()
+        sink.close()
+        gateway.wait_for_counters(sink.last_fcnt16)  # short runs: counters stay below 2^16
+    finally:
+        gateway.stop()
+        listener.close()
+    return result, listener.alerts
 
 
 def test_led_open_is_alerted_then_resolved_after_repair(broker, tmp_path, lamp_backend):

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
 # System packages: mosquitto is the MQTT broker the tests and the demo use; the venv module is split out of
-# python3 on Debian. victoria-metrics is the InfluxDB-protocol server for the scale-out storage tests.
-APT_PACKAGES = ["mosquitto", "python3-venv", "python3-pip", "victoria-metrics"]
+# python3 on Debian. victoria-metrics is the InfluxDB-protocol server for the scale-out storage tests. nodejs
+# runs the 32-bit MicroPython (the webassembly port, emulator/wasm) that measures the firmware's heap.
+APT_PACKAGES = ["mosquitto", "python3-venv", "python3-pip", "victoria-metrics", "nodejs"]
 
 
 def log(msg: str) -> None:
@@ -81,6 +82,9 @@ def ensure_venv() -> Path:
         # cache for the unix-port tests and the flash tool; never committed.
         subprocess.run([py, "-m", "lampfleet.devlibs"], check=True, cwd=ROOT)
         STAMP.write_text(digest)
+    # The 32-bit MicroPython, pinned and checked by its registry hash (emulator/wasm); a no-op once there.
+    subprocess.run([str(venv_python()), "-m", "emulator.wasm", "install"], check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
     return venv_python()
 
 

@@ -39,6 +39,9 @@ def _controller_settings(controller: str) -> dict:
 @click.option("--mode", type=click.Choice(["upy", "fleet"]), default="upy", show_default=True,
               help="upy: the firmware on the MicroPython unix port, one process per lamp; "
                    "fleet: the same firmware source for every lamp in this CPython process.")
+@click.option("--interpreter", type=click.Choice(["unix", "wasm32"]), default="unix", show_default=True,
+              help="With --mode upy: unix, the 64-bit unix port; wasm32, the 32-bit webassembly port under "
+                   "node, whose heap is an ESP32's (docs/emulator.md).")
 @click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port).")
 @click.option("--serial", is_flag=True, help="Serve each lamp's console on a pty (blank MicroPython boards "
               "to flash and provision); runs until interrupted.")
@@ -46,13 +49,15 @@ def _controller_settings(controller: str) -> dict:
               help="With --serial: simulated seconds per wall second.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep lamp files here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spec, mode, broker, serial, speed, workdir,
-            as_json):
+def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spec, mode, interpreter, broker, serial,
+            speed, workdir, as_json):
     """Emulate lamps running the real firmware and print lighting and energy results."""
     from emulator.physics.site import SITES
 
     if site not in SITES:
         raise click.BadParameter(f"unknown site {site!r}; known: {', '.join(sorted(SITES))}", param_hint="--site")
+    if interpreter != "unix" and (mode != "upy" or serial):
+        raise click.BadParameter("only with --mode upy, without --serial", param_hint="--interpreter")
     scenario = Scenario(make_fleet(n_lamps, seed), days=days, seed=seed, site=site, weather_file=weather_file,
                         settings=_controller_settings(controller), controller=controller, loss_rate=loss)
     try:
@@ -77,7 +82,7 @@ def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spe
             if sink:
                 sink.close()
             return
-        result = _run(scenario, mode, Path(workdir or tmp), sink, quiet=as_json)
+        result = _run(scenario, mode, Path(workdir or tmp), sink, quiet=as_json, interpreter=interpreter)
     if sink:
         sink.close()
     result["seed"], result["site"], result["controller"] = seed, site, controller
@@ -88,17 +93,22 @@ def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spe
         _print_table(result)
 
 
-def _run(scenario: Scenario, mode: str, workdir: Path, sink, quiet: bool) -> dict:
+def _run(scenario: Scenario, mode: str, workdir: Path, sink, quiet: bool, interpreter: str = "unix") -> dict:
     from rich.progress import Progress
-
-    if mode == "fleet":
-        from emulator.fleet import FleetEmulator as Runner
-    else:
-        from emulator.upy import UpyEmulator as Runner
 
     with Progress(transient=True, disable=quiet or not sys.stderr.isatty()) as progress:
         task = progress.add_task(f"simulating ({mode})", total=1.0)
-        return Runner(scenario, workdir, sink, progress=lambda f: progress.update(task, completed=f)).run()
+        advance = lambda f: progress.update(task, completed=f)  # noqa: E731
+        if mode == "fleet":
+            from emulator.fleet import FleetEmulator
+
+            return FleetEmulator(scenario, workdir, sink, progress=advance).run()
+        from emulator.upy import UpyEmulator
+
+        try:
+            return UpyEmulator(scenario, workdir, sink, progress=advance, interpreter=interpreter).run()
+        except RuntimeError as e:  # e.g. the 32-bit interpreter is not installed
+            raise click.ClickException(str(e)) from None
 
 
 def _serve(scenario: Scenario, workdir: Path, sink, speed: float) -> None:

@@ -5,6 +5,10 @@ The firmware's emulated HAL (firmware/hal/emulated.py) talks to this process ove
 process is a discrete-event scheduler over virtual time: it answers a lamp's `sleep` only when every
 lamp has reached that moment, so the fleet advances in lockstep and the result depends on the seed and
 scenario alone, not on process timing. A lamp whose process dies is restarted like a watchdog reset.
+
+Two interpreters: `unix`, the 64-bit unix port (default), and `wasm32`, the 32-bit webassembly port
+under Node (emulator/wasm), whose heap figures are an ESP32's. A wasm32 lamp's bus is its process's
+stdin and stdout instead of a TCP connection; the protocol is the same.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from pathlib import Path
 
 from emulator import network
 from emulator import rom as rom_module
+from emulator import wasm
 from emulator.scenario import LampIdentity, Scenario
 from emulator.world import LampWorld
 
@@ -29,17 +34,20 @@ MAX_RESTARTS = 20
 OFF_POLL_S = 300.0  # how often an unpowered lamp's world is advanced to see if power came back
 
 
-def build_firmware(micropython: str, dest: Path) -> Path:
+def build_firmware(micropython: str, dest: Path, sys_mpy: int | None = None) -> Path:
     """The application as the flash tool would install it on this interpreter: compiled .mpy files for
     its .mpy version and architecture, laid out as on the lamp (dest/main.py, dest/lib/...).
 
     Running compiled modules, as a flashed lamp does, matters on a 96 KB heap: compiling the sources at
-    import would need more memory than the firmware itself."""
+    import would need more memory than the firmware itself. sys_mpy: the interpreter's
+    `sys.implementation._mpy`, when it is not `micropython`'s."""
     from tools.build import MpyTarget, build_app
 
-    out = subprocess.run([micropython, "-c", "import sys; print(sys.implementation._mpy)"],
-                         capture_output=True, text=True, check=True)
-    build_app(MpyTarget.from_sys_mpy(int(out.stdout))).write_to(dest)
+    if sys_mpy is None:
+        out = subprocess.run([micropython, "-c", "import sys; print(sys.implementation._mpy)"],
+                             capture_output=True, text=True, check=True)
+        sys_mpy = int(out.stdout)
+    build_app(MpyTarget.from_sys_mpy(sys_mpy)).write_to(dest)
     return dest
 
 
@@ -51,6 +59,37 @@ def find_micropython() -> str:
     return found
 
 
+class _PipeBus:
+    """A wasm32 lamp's board bus: its process's stdout (requests) and stdin (replies), used like the TCP
+    connection of a unix-port lamp."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+
+    def fileno(self) -> int:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.fileno()
+
+    def recv(self, size: int) -> bytes:
+        return os.read(self.fileno(), size)
+
+    def sendall(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the lamp's process is gone: the reaper restarts it
+
+    def close(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except BrokenPipeError:
+                    pass
+
+
 class _Lamp:
     def __init__(self, index: int, ident: LampIdentity, world: LampWorld, lamp_dir: Path):
         self.index = index
@@ -58,7 +97,7 @@ class _Lamp:
         self.world = world
         self.dir = lamp_dir
         self.proc: subprocess.Popen | None = None
-        self.conn: socket.socket | None = None
+        self.conn: socket.socket | _PipeBus | None = None
         self.buf = b""
         self.t_s = 0.0
         self.wake_s = 0.0
@@ -71,11 +110,18 @@ class _Lamp:
 
 class UpyEmulator:
     def __init__(self, scenario: Scenario, workdir: Path, sink: FRAME_SINK | None = None,
-                 heapsize: str = "96K", progress: Callable[[float], None] | None = None, rom: bool | None = None):
+                 heapsize: str = "96K", progress: Callable[[float], None] | None = None, rom: bool | None = None,
+                 interpreter: str = "unix"):
         """rom: the application in memory-mapped ROMFS, as on a lamp with a `romfs` partition (default
-        when this Python hosts the interpreter, emulator/rom.py); False: compiled files in /lib."""
+        when this Python hosts the interpreter, emulator/rom.py); False: compiled files in /lib.
+        interpreter: "unix" (64-bit) or "wasm32" (32-bit, always from ROMFS; emulator/wasm)."""
+        if interpreter not in ("unix", "wasm32"):
+            raise ValueError(f"interpreter {interpreter!r}: unix or wasm32")
+        if interpreter == "wasm32" and rom is False:
+            raise ValueError("the wasm32 interpreter runs the application from ROMFS only")
         self.scenario = scenario
-        self.rom = rom_module.available() if rom is None else rom
+        self.interpreter = interpreter
+        self.rom = True if interpreter == "wasm32" else rom_module.available() if rom is None else rom
         self.rom_image: Path | None = None
         self.workdir = Path(workdir)
         self.sink = sink
@@ -89,28 +135,40 @@ class UpyEmulator:
     def _prepare(self, lamp: _Lamp, bus: str) -> None:
         lamp.dir.mkdir(parents=True, exist_ok=True)
         ident = lamp.ident
-        (lamp.dir / "board.json").write_text(json.dumps({"board": "emulated", "bus": bus, "lamp": ident.lamp_id}))
+        board = {"board": "emulated", "bus": bus, "lamp": ident.lamp_id}
+        if self.interpreter == "wasm32":  # emulator/wasm/lamp.mjs: a device, and the loop driven from there
+            board.update(bus=wasm.BUS_DEVICE, loop="host")
+        (lamp.dir / "board.json").write_text(json.dumps(board))
         config = {"lamp_id": ident.lamp_id, "devaddr": ident.devaddr, "key_hex": ident.key.hex(),
                   "site": self.scenario.site, "profile": ident.profile, "settings": self.scenario.settings}
         (lamp.dir / "config.json").write_text(json.dumps(config))
 
     def _spawn(self, lamp: _Lamp) -> None:
         main = self.app_dir / "main.py"
+        log = open(lamp.dir / "console.log", "ab")
+        lamp.state = "starting"
+        lamp.conn = None
+        lamp.buf = b""
+        if self.interpreter == "wasm32":
+            assert self.rom_image is not None
+            lamp.proc = subprocess.Popen(wasm.command(self.heapsize, self.rom_image, main, lamp.dir),
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+            log.close()
+            conn = _PipeBus(lamp.proc)
+            self._unidentified[conn] = b""  # identified by its hello, as a TCP connection is
+            self._sel.register(conn, selectors.EVENT_READ, None)
+            return
         if self.rom_image is not None:
             env = dict(os.environ, MICROPYPATH="")
             argv = rom_module.command(self.rom_image, self.heapsize, main)
         else:
             env = dict(os.environ, MICROPYPATH=str(self.app_dir / "lib"))
             argv = [self.micropython, "-X", f"heapsize={self.heapsize}", str(main)]
-        log = open(lamp.dir / "console.log", "ab")
         lamp.proc = subprocess.Popen(
             argv,
             cwd=lamp.dir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
-        lamp.state = "starting"
-        lamp.conn = None
-        lamp.buf = b""
 
     # ------------------------------------------------------------ bus protocol
 
@@ -179,11 +237,13 @@ class UpyEmulator:
         by_id = {lamp.ident.lamp_id: lamp for lamp in lamps}
         # One compiled copy of the application, shared read-only by every lamp (their flash holds only
         # their own files: config, board, state).
-        self.app_dir = build_firmware(self.micropython, self.workdir / "_app")
+        self.app_dir = build_firmware(self.micropython, self.workdir / "_app",
+                                      wasm.sys_mpy() if self.interpreter == "wasm32" else None)
         if self.rom:
             self.rom_image = self.workdir / "_app.romfs"
             self.rom_image.write_bytes(rom_module.romfs_image(self.app_dir / "lib"))
-        unidentified: dict[socket.socket, bytes] = {}
+        unidentified: dict[socket.socket | _PipeBus, bytes] = {}
+        self._sel, self._unidentified = sel, unidentified
         for lamp in lamps:
             self._prepare(lamp, bus)
             self._spawn(lamp)
@@ -217,7 +277,7 @@ class UpyEmulator:
                         sel.register(conn, selectors.EVENT_READ, None)
                         continue
                     conn = key.fileobj
-                    assert isinstance(conn, socket.socket)
+                    assert isinstance(conn, (socket.socket, _PipeBus))
                     data = conn.recv(65536)
                     lamp = key.data
                     if not data:
@@ -252,7 +312,7 @@ class UpyEmulator:
             listener.close()
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         return {
-            "mode": "upy", "lamp_days": round(len(lamps) * sc.days, 3), "wall_s": round(wall, 3),
+            "mode": "upy", "interpreter": self.interpreter, "lamp_days": round(len(lamps) * sc.days, 3), "wall_s": round(wall, 3),
             "cpu_s": round(cpu, 3),
             "lamps": [dict(lp.world.metrics(), id=lp.ident.lamp_id, frames=lp.frames, restarts=lp.restarts,
                            power_cycles=lp.power_cycles) for lp in lamps],

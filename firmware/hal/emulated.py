@@ -3,18 +3,26 @@
 # is virtual: `sleep_ms` returns when the emulator has advanced the simulated world, which may take
 # microseconds of wall time for an hour of lamp time. Outputs are sent with the next `sleep_ms`, so one
 # simulated sample costs one round trip; a frame costs one more, whose answer says whether the network
-# took it (emulator/network.py) and carries the downlinks waiting for the lamp.
+# took it (emulator/network.py) and carries the downlinks waiting for the lamp. A lamp on the 32-bit
+# webassembly interpreter has no sockets: its bus is a character device (a path, emulator/wasm/lamp.mjs)
+# carrying the same lines.
 import json
-import socket
 
 import binascii
 
 
 class EmulatedHal:
     def __init__(self, board):
-        host, port = board["bus"].split(":")
-        self._sock = socket.socket()
-        self._sock.connect(socket.getaddrinfo(host, int(port))[0][-1])
+        if board["bus"].startswith("/"):
+            self._sock = open(board["bus"], "r+b")
+        else:
+            import socket
+
+            host, port = board["bus"].split(":")
+            self._sock = socket.socket()
+            self._sock.connect(socket.getaddrinfo(host, int(port))[0][-1])
+        # The firmware's loop is driven by the host, one App.tick() per call (emulator/wasm/lamp.mjs).
+        self.host_loop = board.get("loop") == "host"
         self._led_pct = 0
         self._down = []
         reply = self._call({"op": "hello", "lamp": board.get("lamp", "")})

@@ -176,7 +176,7 @@ class App:
                 self.heap_peak = max(self.heap_peak, gc.mem_alloc())
             gc.collect()
             if urgent:
-                hal.log("heap: peak %d, live %d bytes" % (self.heap_peak, gc.mem_alloc()))
+                hal.log("heap: peak %d, live %d bytes, free %d" % (self.heap_peak, gc.mem_alloc(), gc.mem_free()))
         hal.feed_watchdog()
         hal.sleep_ms(sleep_ms)
 
@@ -202,20 +202,26 @@ class App:
             self.serve_link(self.hal.now_ms())  # the boot frame, and whatever the last run left queued
 
     def run(self):
-        hal = self.hal
         self.boot()
-        errors = 0
+        self.loop_errors = 0
+        if getattr(self.hal, "host_loop", False):
+            return  # the host calls tick() (emulator/wasm/lamp.mjs: a heap collected between loops)
         while True:
-            try:
-                self.loop_once()
-                errors = 0
-            except Exception as e:  # noqa: BLE001 - the loop must outlive one bad sample
-                errors += 1
-                hal.log("loop error %d: %r" % (errors, e))
-                if errors >= 5:
-                    self.crashed = True
-                    try:
-                        self.save(hal.now_ms())
-                    except Exception:  # noqa: BLE001
-                        pass
-                    raise
+            self.tick()
+
+    def tick(self):
+        """One loop iteration; five failing in a row end the run, for the watchdog to reset the lamp."""
+        try:
+            self.loop_once()
+            self.loop_errors = 0
+        except Exception as e:  # noqa: BLE001 - the loop must outlive one bad sample
+            hal = self.hal
+            self.loop_errors += 1
+            hal.log("loop error %d: %r" % (self.loop_errors, e))
+            if self.loop_errors >= 5:
+                self.crashed = True
+                try:
+                    self.save(hal.now_ms())
+                except Exception:  # noqa: BLE001
+                    pass
+                raise

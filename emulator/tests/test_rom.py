@@ -48,3 +48,18 @@ def test_the_image_holds_the_compiled_application(tmp_path):
     image = rom.romfs_image(app / "lib")
     assert image[:3] == b"\xd2\xcd\x31"  # the ROMFS header the lamp's VfsRom checks
     assert b"controller.mpy" in image and b"codec.mpy" in image
+
+
+def test_an_interpreter_without_the_app_frozen_in_runs_it_from_lib(tmp_path):
+    # UpyEmulator(interpreter=PATH) is for a build with the app frozen in (tools/manifest.py); one with
+    # nothing frozen falls back to the compiled files in /lib, as `rom=False` does.
+    from emulator.upy import find_micropython
+
+    frames: list[str] = []
+    scenario = Scenario(make_fleet(1, seed=5), days=1.0, seed=5)
+    emulator = UpyEmulator(scenario, tmp_path / "bin", sink=lambda lamp, f, t: frames.append(f.hex()),
+                           interpreter=find_micropython())
+    result = emulator.run()
+    assert not emulator.frozen and not emulator.rom
+    files = _run(tmp_path / "files", "96K", False, days=1.0)
+    assert frames == files[1] and result["lamps"] == files[0]["lamps"]

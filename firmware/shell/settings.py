@@ -8,6 +8,9 @@ chemistry profile read from firmware/profiles/<chemistry>.json.
 import firmware
 from firmware.shell import persist
 
+# Beside the package (/lib/firmware/profiles/ as `lampfleet flash` installs it); with the app frozen into
+# the firmware image (tools/manifest.py), __file__ is "firmware/__init__.py": the filesystem's
+# firmware/profiles/, relative to the root the lamp runs in.
 PROFILES_DIR = firmware.__file__[: firmware.__file__.rfind("/") + 1] + "profiles/"
 
 

@@ -327,8 +327,8 @@ class UpyEmulator:
             listener.close()
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         return {
-            "mode": "upy", "interpreter": self.interpreter, "lamp_days": round(len(lamps) * sc.days, 3), "wall_s": round(wall, 3),
-            "cpu_s": round(cpu, 3),
+            "mode": "upy", "interpreter": self.interpreter, "lamp_days": round(len(lamps) * sc.days, 3),
+            "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
             "lamps": [dict(lp.world.metrics(), id=lp.ident.lamp_id, frames=lp.frames, restarts=lp.restarts,
                            power_cycles=lp.power_cycles) for lp in lamps],
         }

@@ -1,5 +1,5 @@
-// One emulated lamp on 32-bit MicroPython: the webassembly port (the npm package pinned in emulator/wasm.py)
-// run by Node. Its object layout is the ESP32's (4-byte pointers and words, 16-byte GC blocks), which the
+// One emulated lamp on 32-bit MicroPython: the webassembly port (the npm package pinned in
+// emulator/wasm/__init__.py) run by Node. Its object layout is the ESP32's (4-byte pointers and words, 16-byte GC blocks), which the
 // 64-bit unix port is not, so this is the interpreter that measures the firmware's heap as a lamp spends it.
 //
 //   node lamp.mjs MICROPYTHON_DIR HEAP_BYTES ROMFS_IMAGE MAIN_PY LAMP_DIR
@@ -45,7 +45,8 @@ let lastWriteBack = Date.now();
 
 function writeBack() {
   const started = Date.now();
-  const names = new Set(FS.readdir(FLASH).filter((n) => n !== "." && n !== ".." && n !== CONSOLE));
+  const names = new Set(FS.readdir(FLASH).filter(
+    (n) => n !== CONSOLE && FS.isFile(FS.stat(`${FLASH}/${n}`).mode))); // a flat flash: files only
   for (const name of names) {
     // ">=": a file changed in the millisecond of the last write-back is written again, never missed.
     if (present.has(name) && FS.stat(`${FLASH}/${name}`).mtime.getTime() < lastWriteBack) continue;

@@ -150,9 +150,9 @@ class UpyEmulator:
         if self.interpreter == "wasm32":  # emulator/wasm/lamp.mjs: a device, and the loop driven from there
             board.update(bus=wasm.BUS_DEVICE, loop="host")
         (lamp.dir / "board.json").write_text(json.dumps(board))
-        if self.frozen:  # data files are not frozen: the firmware reads them from its root, firmware/profiles/
-            shutil.copytree(self.app_dir / "lib" / "firmware" / "profiles", lamp.dir / "firmware" / "profiles",
-                            dirs_exist_ok=True)
+        if self.frozen:  # data files are not frozen: on its flash, where `lampfleet flash` installs them
+            profiles = Path("lib") / "firmware" / "profiles"
+            shutil.copytree(self.app_dir / profiles, lamp.dir / profiles, dirs_exist_ok=True)
         config = {"lamp_id": ident.lamp_id, "devaddr": ident.devaddr, "key_hex": ident.key.hex(),
                   "site": self.scenario.site, "profile": ident.profile, "settings": self.scenario.settings}
         (lamp.dir / "config.json").write_text(json.dumps(config))

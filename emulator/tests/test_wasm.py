@@ -3,8 +3,10 @@ port, their flash kept across restarts, their heap measured with an ESP32's obje
 from __future__ import annotations
 
 import http.server
+import json
 import re
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -101,3 +103,20 @@ def test_a_download_that_does_not_match_the_registry_hash_is_refused(tmp_path, m
         assert not (tmp_path / "wasm").exists()
     finally:
         server.shutdown()
+
+
+@needs_both
+def test_the_memory_report_compares_the_builds_on_the_same_frames():
+    out = subprocess.run([sys.executable, "-m", "emulator.memory", "--days", "0.3", "--profile", "kit"],
+                         capture_output=True, text=True, check=True, timeout=300)
+    report = json.loads(out.stdout)
+    assert report["same_frames"] is True
+    for name in ("unix64", "wasm32"):
+        assert report[name]["link_loaded"] and report[name]["restarts"] == 0 and report[name]["frames"] > 10
+    assert report["wasm32"]["live_max"] < report["unix64"]["live_max"]
+
+
+def test_the_memory_report_refuses_a_heapsize_it_cannot_bisect():
+    out = subprocess.run([sys.executable, "-m", "emulator.memory", "--heapsize", "1M"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "--heapsize" in out.stderr

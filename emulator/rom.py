@@ -14,7 +14,7 @@ deploy` writes to a lamp).
     python -m emulator.rom --partition FILE SIZE [micropython options] SCRIPT [args]
 
 The second form gives a serial-console lamp a writable ROMFS partition of SIZE bytes backed by FILE
-(erased flash, 0xff, when new): `vfs.rom_ioctl` in upy_shim/vfs.py writes it, so that the flash tool
+(erased flash, 0xff, when new): `vfs.rom_ioctl` in upy_shim/romvfs.py writes it, so that the flash tool
 deploys an image as it would to an ESP32 (tools/romfs.py) and the lamp boots from it after a reset.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ import os
 import sys
 from pathlib import Path
 
-ENV = "LAMPFLEET_ROM"  # "address:size" of the mapped image, read by upy_shim/romboot.py and vfs.py
-FILE_ENV = "LAMPFLEET_ROM_FILE"  # the partition's backing file (written through by upy_shim/vfs.py)
+ENV = "LAMPFLEET_ROM"  # "address:size" of the mapped image, read by upy_shim/romboot.py and romvfs.py
+FILE_ENV = "LAMPFLEET_ROM_FILE"  # the partition's backing file (written through by upy_shim/romvfs.py)
 PARTITION_BYTES = 256 * 1024
 ROMBOOT = Path(__file__).with_name("upy_shim") / "romboot.py"
 

@@ -164,6 +164,9 @@ class Detector:
         elif fault == BATTERY_DEGRADED:
             t.days.capacities.clear()
 
+    def _listen_from(self, now_s: int) -> None:
+        self.listening_s = now_s if self.listening_s is None else max(self.listening_s, now_s)
+
     def _clock(self, now_s: int) -> None:
         """One reading of the gateway's clock (a tick, an arrival). A jump forward of more than
         `clock_step_s` since the last reading is time the gateway did not listen: it was stopped, stalled or
@@ -172,7 +175,7 @@ class Detector:
         restart: nobody can be silent for time the gateway was not listening."""
         last = self.clock_s
         if last is not None and now_s - last > self.s.clock_step_s:
-            self.listening_s = now_s if self.listening_s is None else max(self.listening_s, now_s)
+            self._listen_from(now_s)
         if last is None or now_s > last:
             self.clock_s = now_s
 
@@ -339,7 +342,7 @@ class Detector:
         """Rules that depend on time passing: silence, theft, reboot loops ending, daily harvest and use."""
         if self.started_s is None:
             self.started_s = now_s
-            self.listening_s = now_s if self.listening_s is None else max(self.listening_s, now_s)
+            self._listen_from(now_s)
         self._clock(now_s)
         lamps = list(lamps)
         out: list[Finding] = []

@@ -107,11 +107,15 @@ class Gateway:
     def now_s(self) -> int:
         return self.device_now_s if self.settings.clock == "device" else int(time.time())
 
+    def _rx_s(self, rx_s: float | None) -> float:
+        """When a frame arrived: rx_s, or now. Emulated fleets live in virtual time: their frame times are
+        judged against the fleet's own clock, its newest device time."""
+        if rx_s is not None:
+            return rx_s
+        return max(self.device_now_s, 1) if self.settings.clock == "device" else time.time()
+
     def handle(self, topic: str, payload: bytes, rx_s: float | None = None) -> None:
-        if self.settings.clock == "device" and rx_s is None:
-            # Emulated fleets live in virtual time: judge frame times against the fleet's own clock.
-            rx_s = max(self.device_now_s, 1)
-        rx = time.time() if rx_s is None else rx_s
+        rx = self._rx_s(rx_s)
         over_mqtt = topic.startswith(self._up_prefix)
         result = self.ingest.process(topic, payload, rx) if over_mqtt else self._radio(topic, payload, rx)
         if result is None:
@@ -126,12 +130,15 @@ class Gateway:
         request, as behind a LoRaWAN network server, which acknowledges by itself). A duplicate (a second
         bridge, a resend after a lost acknowledgement) is acknowledged again, not stored; anything refused
         gets no answer. Returns (verdict, downlink or None). rx_s None: now (an emulated fleet's clock)."""
-        if rx_s is None:
-            rx_s = max(self.device_now_s, 1) if self.settings.clock == "device" else time.time()
         lamp = self.ingest.lamp_for_frame(frame, where)
         if lamp is None:
             return "refused", None
-        verdict, decoded = self.ingest.check(lamp, frame, rx_s, where)
+        return self.answer_lamp(lamp, frame, rx_s, ack, where)
+
+    def answer_lamp(self, lamp: Lamp, frame: bytes, rx_s: float | None, ack: bool = True,
+                    where: str = "radio") -> tuple[str, bytes | None]:
+        """`answer` for a frame whose lamp is already known (lamp_for_frame)."""
+        verdict, decoded = self.ingest.check(lamp, frame, self._rx_s(rx_s), where)
         if decoded is not None:
             self._accept(lamp, decoded, answer=False)
         if verdict not in (NEW, DUPLICATE):
@@ -325,11 +332,13 @@ class GatewayService:
         rx = meta.rx_time
         with self._gw_lock:
             gw = self.gateway
-            verdict, reply = gw.answer(frame, None if self.settings.clock == "device" else rx,
-                                       where="serial bridge")
+            lamp = gw.ingest.lamp_for_frame(frame, "serial bridge")
+            if lamp is None:
+                return None
+            verdict, reply = gw.answer_lamp(lamp, frame, None if self.settings.clock == "device" else rx,
+                                            where="serial bridge")
             gw.flush(tick=False)
-            lamp = gw.ingest.lamp_for_frame(frame, "serial bridge") if verdict in (NEW, DUPLICATE) else None
-            if lamp is not None:
+            if verdict in (NEW, DUPLICATE):
                 gw.radio_meta[lamp.lamp_id] = {"via": meta.bridge, "rssi": meta.rssi, "snr": meta.snr,
                                                "rx_time": rx, "sf": meta.sf, "freq_khz": meta.freq_khz}
         return reply

@@ -30,12 +30,7 @@ def _run(workdir, interpreter, days=1.0, fault_spec=""):
 
 @needs_both
 def test_the_interpreter_is_a_32_bit_build():
-    script = (f"const {{loadMicroPython}} = await import({str(wasm.HOME / 'micropython.mjs')!r});"
-              "const mp = await loadMicroPython({stdout: (l) => console.log(l)});"
-              "mp.runPython('import sys; print(sys.maxsize)');")
-    out = subprocess.run([wasm.node(), "--input-type=module", "-e", script], capture_output=True, text=True,
-                         check=True, timeout=60)
-    assert out.stdout.split()[-1] == str(2**31 - 1)
+    assert wasm.run_python("import sys; print(sys.maxsize)").split()[-1] == str(2**31 - 1)
 
 
 @needs_both

@@ -43,7 +43,7 @@ def rom_ioctl(op, *args):
         return 0 if op == 1 else _ENODEV
     if op == 1:  # number of partitions
         return 1
-    if op != 1 and (not args or args[0] != 0):
+    if not args or args[0] != 0:
         return _ENODEV
     if op == 2:  # the partition's bytes
         return memoryview(_mem)

@@ -86,12 +86,15 @@ def command(heapsize: str, image: Path, main: Path, lamp_dir: Path) -> list[str]
     return [exe, str(LAMP), str(HOME), str(heap_bytes(heapsize)), str(image), str(main), str(lamp_dir)]
 
 
-def sys_mpy() -> int:
-    """sys.implementation._mpy of this build: the .mpy version and architecture to compile the app for."""
+def run_python(code: str) -> str:
+    """What `code` prints on this build (a fresh interpreter with its default heap)."""
     script = (f"const {{loadMicroPython}} = await import({str(HOME / 'micropython.mjs')!r});"
               "const mp = await loadMicroPython({stdout: (l) => console.log(l)});"
-              "mp.runPython('import sys; print(sys.implementation._mpy)');")
-    out = subprocess.run([node() or "node", "--input-type=module", "-e", script], capture_output=True, text=True,
-                         check=True, timeout=60)
-    return int(out.stdout.split()[-1])
+              f"mp.runPython({code!r});")
+    return subprocess.run([node() or "node", "--input-type=module", "-e", script], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
 
+
+def sys_mpy() -> int:
+    """sys.implementation._mpy of this build: the .mpy version and architecture to compile the app for."""
+    return int(run_python("import sys; print(sys.implementation._mpy)").split()[-1])

@@ -134,9 +134,9 @@ FS.writeFile("/main.py", fs.readFileSync(mainPath));
 // "host", firmware/shell/app.py App.run), and each loop iteration is one call from here, App.tick(): the
 // heap is collected between iterations, as the firmware does at the end of each loop, and what one
 // iteration allocates is the firmware's own "heap: peak" (live + that iteration's garbage).
-function python(code) {
+function guarded(call) {
   try {
-    mp.runPython(code);
+    call();
   } catch (error) {
     if (error.name !== "PythonError") throw error;
     say(`Traceback: ${error.type}: ${error.message}`);
@@ -144,7 +144,7 @@ function python(code) {
   }
 }
 
-python(`
+guarded(() => mp.runPython(`
 import os
 os.chdir("${FLASH}")
 _f = open("/main.py")
@@ -153,7 +153,7 @@ _f.close()
 del _f, os
 exec(_code)
 del _code
-`);
+`));
 const app = mp.globals.get("app");
 if (app === undefined || app === null) {
   say("lampfleet wasm: main.py returned without an app");
@@ -163,13 +163,7 @@ const tick = app.tick;
 const memAlloc = mp.pyimport("gc").mem_alloc;
 let maxLive = 0;
 for (;;) {
-  try {
-    tick();
-  } catch (error) {
-    if (error.name !== "PythonError") throw error;
-    say(`Traceback: ${error.type}: ${error.message}`);
-    process.exit(1);
-  }
+  guarded(tick);
   const live = memAlloc(); // called from the top level: collected first
   if (live > maxLive) {
     maxLive = live;

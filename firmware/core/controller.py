@@ -11,8 +11,7 @@
 from telemetry import schema
 from firmware.core import lighting, modes, sample
 from firmware.core.battery import Battery
-from firmware.core import daylight
-from firmware.core.daylight import NIGHT, Daylight, reading
+from firmware.core.daylight import LUX_MAX, NIGHT, Daylight, reading
 from firmware.core.diagnosis import Faults, check_led
 from firmware.core.health import Health
 from firmware.core.night import Night
@@ -66,8 +65,8 @@ def step(state, inputs, now_ms):
     night, bat, diag, health = state.night, state.bat, state.diag, state.health
     sun = night.sun_at(cfg, now_ms)
     pv_ok = health.sensors(cfg, diag, inputs, sun, now_ms // 1000, events)
-    light = daylight.reading(cfg, inputs)
-    light_ok = 0 <= light <= daylight.LUX_MAX if cfg.light_sensor else pv_ok
+    light = reading(cfg, inputs)
+    light_ok = 0 <= light <= LUX_MAX if cfg.light_sensor else pv_ok
     bat.update(cfg, vbat, ibat, temp, dt_ms, now_ms)
     check_led(cfg, diag, applied, inputs["led_ma"], inputs.get("driver_fault"), events)
     sample.protect(state, cfg, vbat, ibat, temp, now_ms, events)
@@ -108,9 +107,9 @@ def safe_step(state, inputs, now_ms):
     events = []
     if state.safe_parts is None:
         state.safe_parts = (Daylight(), Protect())  # fresh: the full controller's may be corrupt
-    daylight_state, prot = state.safe_parts
+    daylight, prot = state.safe_parts
     state.applied_pct = state.led_pct
-    phase = daylight_state.update(cfg, reading(cfg, inputs), now_ms)[0]
+    phase = daylight.update(cfg, reading(cfg, inputs), now_ms)[0]
     if prot.update(cfg.battery, inputs["vbat_mv"], inputs["ibat_ma"], inputs["temp_c"], 100, 0, now_ms):
         state.diag.set(BATTERY_LOW, not prot.load_on, inputs["vbat_mv"], cfg.battery.lvd_mv, events)
         state.faults = state.diag.bits

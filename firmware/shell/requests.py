@@ -15,8 +15,9 @@ def command(app, name, arg):
         core_requests.test_on(app.state, now_ms, arg)
     elif name == "time_sync":
         hal.set_time_ms(arg * 1000)
-        d = hal.now_ms() - now_ms
-        app.pending += core_requests.sync_clock(app.state, now_ms, now_ms + d)
+        new_ms = hal.now_ms()
+        d = new_ms - now_ms
+        app.pending += core_requests.sync_clock(app.state, now_ms, new_ms)
         app.state.night.trusted = True
         # the shell's own timers move with the clock (a clock set back must not hold the next status)
         app.next_status_ms += d

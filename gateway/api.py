@@ -9,8 +9,11 @@
     GET  /api/v1/silences
     POST /api/v1/alerts/<id>/ack             {"by": "name", "comment": "..."}
 
-It binds to loopback only (no authentication of its own): put a reverse proxy with authentication in
-front of it to reach it from elsewhere (docs/operations.md). Standard library only.
+It binds to loopback only. Every request passes gateway/apiguard.py first: Host allow-list, Origin and
+Sec-Fetch-Site checks, a bearer token (gateway/apitokens.py: `lampfleet api-token add NAME`) for every
+write and, unless `api_read_open`, every read; writes take application/json only. The token's name is
+the actor in the audit trail. To reach it from elsewhere, put a reverse proxy with TLS in front of it and
+name its host in `api_allowed_hosts` (docs/operations.md). Standard library only.
 """
 from __future__ import annotations
 
@@ -19,23 +22,22 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 from gateway import db, fleet
 from gateway.alerts import AlertError, Alerts
+from gateway.apiguard import MAX_BODY, Policy, Refused, body_length, guard, query_int
+from gateway.apitokens import ApiTokens
 from gateway.settings import Settings
 from gateway.silences import Silences
 
 log = logging.getLogger("lampfleet.gateway.api")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-MAX_BODY = 10_000
+__all__ = ["MAX_BODY", "Api", "ApiError", "ApiServer"]
 
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+ApiError = Refused  # a request answered with an error status and a one-line reason
 
 
 class Api:
@@ -69,29 +71,45 @@ class Api:
             if lamp is None:
                 raise ApiError(404, f"lamp {m.group(1)} is not registered")
             if m.group(2):
-                return fleet.history(conn, lamp.lamp_id, _int(q, "since"), _int(q, "until"),
-                                     min(_int(q, "limit") or 2000, 50_000))
+                return fleet.history(conn, lamp.lamp_id, query_int(q, "since"), query_int(q, "until"),
+                                     query_int(q, "limit", 2000, minimum=1, maximum=50_000))
             return {**lamp.public(), "last_reading": fleet.latest_reading(conn, lamp.lamp_id),
                     "open_alerts": Alerts(conn).list(False, lamp.lamp_id)}
         if path == "/api/v1/alerts":
             state = q.get("state", "open")
             if state not in ("open", "all"):
                 raise ApiError(400, "state must be open or all")
-            return Alerts(conn).list(state == "all", q.get("lamp"), min(_int(q, "limit") or 500, 5000))
+            return Alerts(conn).list(state == "all", q.get("lamp"), query_int(q, "limit", 500, minimum=1, maximum=5000))
         if path == "/api/v1/silences":
             now = fleet.now_s(conn, self.settings)
             return [s.as_dict(now) for s in Silences(conn).all()]
         raise ApiError(404, f"no such resource {path}")
 
-    def post(self, path: str, body: bytes) -> object:
-        m = re.fullmatch(r"/api/v1/alerts/(\d+)/ack", path)
+    def verify_token(self, token: str) -> str | None:
+        name = ApiTokens(self.conn()).verify(token)
+        if name is not None:
+            now = int(time.time())
+            self.conn().execute("UPDATE api_tokens SET last_used_s=? WHERE name=? AND "
+                                "(last_used_s IS NULL OR last_used_s < ?)", (now, name, now - 60))
+        return name
+
+    def post(self, path: str, body: bytes, actor: str | None = None) -> object:
+        """A write. `actor` is the token's name: the audit names it, with the body's "by" (the person at
+        the dashboard) beside it when that differs."""
+        m = re.fullmatch(r"/api/v1/alerts/(\d{1,12})/ack", path)
         if not m:
             raise ApiError(404, f"no such action {path}")
         try:
             data = json.loads(body or b"{}")
-            by, comment = str(data["by"]), str(data.get("comment", ""))
-        except (ValueError, KeyError, TypeError):
+            if not isinstance(data, dict):
+                raise TypeError
+            by = str(data.get("by", "")).strip()[:64] if actor else str(data["by"])
+            by = "".join(ch for ch in by if ch.isprintable())  # no forged lines in the audit trail
+            comment = str(data.get("comment", ""))[:1000]
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise ApiError(400, 'body must be JSON like {"by": "name", "comment": "..."}') from None
+        if actor:
+            by = actor if by in ("", actor) else f"{actor} ({by})"
         conn = self.conn()
         try:
             return Alerts(conn).ack(int(m.group(1)), by, fleet.now_s(conn, self.settings), comment)
@@ -99,52 +117,55 @@ class Api:
             raise ApiError(404 if "not found" in str(e) else 409, str(e)) from None
 
 
-def _int(q: dict[str, str], name: str) -> int | None:
-    if name not in q:
-        return None
-    try:
-        return int(q[name])
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer (Unix seconds or a count)") from None
-
-
 class ApiServer:
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0):
         if host not in LOOPBACK:
             raise ValueError(f"the API listens on loopback only, not {host!r}: use a reverse proxy for remote access")
         api = Api(settings)
+        policy = Policy.of(host, settings.api_allowed_hosts, settings.api_read_open)
 
         class Handler(BaseHTTPRequestHandler):
             server_version = "lampfleet-api/1"
 
-            def _send(self, status: int, payload: object) -> None:
+            def _send(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
                 body = json.dumps(payload, ensure_ascii=False, default=str).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                if status >= 400 and self.command != "GET":
+                    self.send_header("Connection", "close")  # an unread body must not be taken for a request
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(body)
 
             def _run(self, fn) -> None:  # type: ignore[no-untyped-def]
                 try:
                     self._send(200, fn())
-                except ApiError as e:
-                    self._send(e.status, {"error": str(e)})
+                except Refused as e:
+                    self._send(e.status, {"error": str(e)}, e.headers)
                 except Exception:  # noqa: BLE001 - answer 500, keep serving
-                    log.exception("API error on %s", self.path)
+                    log.exception("API error on %r", self.path)
                     self._send(500, {"error": "internal error (see the gateway log)"})
 
             def do_GET(self) -> None:  # noqa: N802
-                url = urlparse(self.path)
-                self._run(lambda: api.get(url.path.rstrip("/") or "/", parse_qs(url.query)))
+                def run() -> object:
+                    guard("GET", self.headers, policy, api.verify_token)
+                    url = urlparse(self.path)
+                    return api.get(url.path.rstrip("/") or "/", parse_qs(url.query))
+
+                self._run(run)
 
             def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY:
-                    self._send(413, {"error": "body too large"})
-                    return
-                body = self.rfile.read(length)
-                self._run(lambda: api.post(urlparse(self.path).path.rstrip("/"), body))
+                def run() -> object:
+                    actor = guard("POST", self.headers, policy, api.verify_token)
+                    body = self.rfile.read(body_length(self.headers, policy))
+                    return api.post(urlparse(self.path).path.rstrip("/"), body, actor)
+
+                self._run(run)
 
             def log_message(self, fmt: str, *args: object) -> None:
                 log.debug("api %s", fmt % args)

@@ -1,6 +1,7 @@
 """`lampfleet lamps`: the registry of lamps and kits (list, show, add, import, export). Keys never shown."""
 from __future__ import annotations
 
+import csv
 import sys
 from pathlib import Path
 
@@ -140,19 +141,61 @@ def add(lamp_id: str, devaddr: str, kind: str, site: str, district: str, crew: s
 
 
 @command.command("import")
-@click.argument("csv_file", type=click.File("r"))
+@click.argument("csv_file", type=click.Path(exists=True, path_type=Path))
+@click.argument("more", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @common_options
-def import_(csv_file, config_path: Path | None, database: Path | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """Import a CSV (columns of `lamps export`, plus key_hex for lamps provisioned elsewhere). All or nothing."""
+def import_(csv_file: Path, more: tuple[Path, ...], config_path: Path | None, database: Path | None,
+            as_json: bool) -> None:
+    """Import a CSV (columns of `lamps export`, plus key_hex for lamps provisioned elsewhere), or sealed key
+    files (*.lfkey, or a folder of them) from `lampfleet flash`/`provision` without a registry. All or nothing."""
     settings = settings_from(config_path, database)
+    from gateway.key_import import is_key_import, sealed_files
+
+    if more or is_key_import(csv_file):
+        from gateway.key_import import import_sealed
+
+        files = sealed_files([csv_file, *more])
+        counts = import_sealed(_registry(settings), settings, files)
+        emit(counts, as_json, lambda: click.echo(
+            f"{counts['added']} added, {counts['rekeyed']} re-keyed, {counts['unchanged']} already registered "
+            f"from {len(files)} sealed key file(s); the technician may now delete them"))
+        return
     registry = _registry(settings)
     try:
-        counts = import_csv(registry, csv_file)
+        with open(csv_file, newline="", encoding="utf-8") as f:
+            counts = import_csv(registry, f)
+    except (UnicodeDecodeError, csv.Error):
+        raise click.ClickException(f"{csv_file}: not a UTF-8 text CSV (for sealed keys, name the .lfkey files); "
+                                   "nothing was imported") from None
     except RegistryError as e:
-        raise click.ClickException(f"{csv_file.name}: {e}; nothing was imported") from None
+        raise click.ClickException(f"{csv_file}: {e}; nothing was imported") from None
     emit(counts, as_json, lambda: click.echo(
         f"{counts['added']} added, {counts['updated']} updated, {counts['rekeyed']} re-keyed"
         + ("; delete the CSV file: it holds device keys" if counts["added"] or counts["rekeyed"] else "")))
+
+
+@command.command("export-pubkey")
+@click.argument("out_file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@common_options
+def export_pubkey(out_file: Path | None, config_path: Path | None, database: Path | None, as_json: bool) -> None:
+    """Print (or write to FILE) the gateway's public key for sealing new device keys on technicians'
+    laptops. Not a secret: copy it to ~/.config/lampfleet/gateway-key.pub on each laptop."""
+    from gateway.keyexport import KeyExportError, gateway_private_key, public_key_text
+    from gateway.keystore import KeyStoreError
+
+    settings = settings_from(config_path, database)
+    try:
+        text = public_key_text(gateway_private_key(settings.master_key_path))
+    except (KeyStoreError, KeyExportError) as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        emit({"public_key": text.strip()}, True, lambda: None)
+    elif out_file is None:
+        click.echo(text, nl=False)
+    else:
+        out_file.write_text(text)
+        click.echo(f"public key written to {out_file}: copy it to each technician laptop as "
+                   "~/.config/lampfleet/gateway-key.pub", err=True)
 
 
 @command.command("export")

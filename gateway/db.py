@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS lamps (
     lat REAL,                        -- street lamps only: a kit never stores a position
     lon REAL,
     install_date TEXT NOT NULL DEFAULT '',
-    profile TEXT NOT NULL DEFAULT ''
+    profile TEXT NOT NULL DEFAULT '',
+    replay_bits BLOB                 -- replay window bitmap under last_fcnt (gateway/link/replay.py)
 );
 CREATE TABLE IF NOT EXISTS readings (
     lamp_id TEXT NOT NULL, fcnt INTEGER NOT NULL, time_s INTEGER NOT NULL, rx_s REAL NOT NULL,
@@ -86,6 +87,11 @@ CREATE TABLE IF NOT EXISTS spool (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, lamp_id TEXT NOT NULL, fcnt INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- HTTP API clients (gateway/apitokens.py): only a SHA-256 of each random token is kept.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_s INTEGER NOT NULL,
+    revoked_s INTEGER, last_used_s INTEGER
+);
 CREATE TABLE IF NOT EXISTS rejects (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
 
@@ -96,6 +102,7 @@ MIGRATIONS = [
     ("lamps", "lon", "REAL"),
     ("lamps", "install_date", "TEXT NOT NULL DEFAULT ''"),
     ("lamps", "profile", "TEXT NOT NULL DEFAULT ''"),
+    ("lamps", "replay_bits", "BLOB"),
     ("alerts", "severity", "TEXT NOT NULL DEFAULT 'major'"),
     ("alerts", "kind", "TEXT NOT NULL DEFAULT 'street'"),
     ("alerts", "site", "TEXT NOT NULL DEFAULT ''"),

@@ -30,6 +30,9 @@ THEFT = "theftSuspected"
 RESET_LOOP = "deviceResetLoop"
 LANTERN_NOT_CHARGING = "lanternNotCharging"
 LANTERN_UNUSED = "lanternUnused"
+# Raised by ingest (gateway/lamp_guard.py), not by the detector: frames refused before they are stored.
+AUTH_FAILURES = "authenticationFailures"
+REPLAY_REFUSED = "replayRefused"
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault(LAMP_FAILURE, "critical", "LampMonitor.lampFailure",
@@ -56,6 +59,10 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "lanterne ne charge pas", "lantern not charging"),
     Fault(LANTERN_UNUSED, "warning", "-",
           "lanterne inutilisee depuis des jours", "lantern unused for days"),
+    Fault(AUTH_FAILURES, "major", "-",
+          "trames falsifiees ou mauvaise cle", "forged frames or wrong key"),
+    Fault(REPLAY_REFUSED, "major", "-",
+          "compteur remis a zero? re-provisionner", "counter reset? re-provision"),
 )}
 
 

@@ -40,6 +40,9 @@ class Lamp:
     lon: float | None = None
     install_date: str = ""
     profile: str = ""
+    # The replay window's bitmap under last_fcnt (gateway/link/replay.py), saved with every batch so that a
+    # restart still knows which recent counters were stored; None: unknown (an older database, a new lamp).
+    replay_bits: bytes | None = field(default=None, repr=False, compare=False)
     device_key: DeviceKey | None = field(default=None, repr=False, compare=False)
 
     def crypto(self) -> DeviceKey:
@@ -54,12 +57,13 @@ class Lamp:
 
     def public(self) -> dict:
         """Everything but the key, for CLI, API and CSV."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("key", "device_key")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("key", "device_key", "replay_bits")}
 
 
 COLUMNS = ("lamp_id", "devaddr", "key", "kind", "site", "crew", "led_max_ma", "status_interval_s",
-           "last_fcnt", "last_seen_s", "fw_version", "district", "lat", "lon", "install_date", "profile")
-_PROGRESS = ("last_fcnt", "last_seen_s", "fw_version")
+           "last_fcnt", "last_seen_s", "fw_version", "district", "lat", "lon", "install_date", "profile",
+           "replay_bits")
+_PROGRESS = ("last_fcnt", "last_seen_s", "fw_version", "replay_bits")
 # What an operator may change without re-provisioning.
 METADATA = ("kind", "site", "crew", "led_max_ma", "status_interval_s", "district", "lat", "lon", "install_date",
             "profile")
@@ -138,7 +142,7 @@ class Registry:
                         continue
                     setattr(old, name, getattr(lamp, name))
                 if (lamp.last_fcnt or -1) > (old.last_fcnt or -1):
-                    old.last_fcnt = lamp.last_fcnt
+                    old.last_fcnt, old.replay_bits = lamp.last_fcnt, lamp.replay_bits
                 if (lamp.last_seen_s or 0) > (old.last_seen_s or 0):
                     old.last_seen_s = lamp.last_seen_s
                 lamp = old

@@ -4,6 +4,10 @@ Export never writes keys. Import takes the same columns; `key_hex` is accepted o
 provisioning created elsewhere (treat such a file as a secret and delete it after import). A row for a
 registered lamp without `key_hex` updates its metadata and keeps its key. The whole file is checked
 before anything is written, and applied in one transaction: a bad line changes nothing.
+
+`last_fcnt` (the highest frame counter accepted) is exported and imported, so that a registry restored from
+its export still refuses replays and still finds the counter's upper bits of a lamp past 65,535 frames. It is
+taken for lamps the file adds, and for registered lamps that have none; a re-keyed lamp starts from none.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import TextIO
 from gateway.registry import METADATA, Lamp, Registry, RegistryError, validate
 
 EXPORT_COLUMNS = ("lamp_id", "devaddr", "kind", "site", "district", "crew", "lat", "lon", "install_date",
-                  "profile", "fw_version", "led_max_ma", "status_interval_s", "last_seen_s")
+                  "profile", "fw_version", "led_max_ma", "status_interval_s", "last_seen_s", "last_fcnt")
 IMPORT_COLUMNS = set(EXPORT_COLUMNS) | {"key_hex"}
 REQUIRED = ("lamp_id", "devaddr")
 
@@ -45,19 +49,36 @@ def _parse_value(col: str, text: str, line: int) -> object:
             return float(text) if text else None
         if col in ("led_max_ma", "status_interval_s"):
             return int(text)
+        if col == "last_fcnt":
+            if not text:
+                return None
+            value = int(text)
+            if not 0 <= value <= 0xFFFFFFFF:
+                raise ValueError
+            return value
         if col == "key_hex":
             key = bytes.fromhex(text)
             if len(key) != 16:
                 raise ValueError
             return key
     except ValueError:
-        what = "32 hexadecimal digits" if col == "key_hex" else "a number"
+        what = {"key_hex": "32 hexadecimal digits", "last_fcnt": "a frame counter 0..4294967295 or empty"}.get(
+            col, "a number")
         raise RegistryError(f"line {line}: column {col} must be {what}") from None
     return text
 
 
 def parse_csv(src: TextIO) -> list[tuple[int, dict]]:
-    """Rows as (line number, {column: value}) with only the columns present in the file."""
+    """Rows as (line number, {column: value}) with only the columns present in the file. A binary or
+    non-UTF-8 file raises RegistryError, not a traceback."""
+    try:
+        return _parse_csv(src)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise RegistryError(f"not a UTF-8 text CSV ({e.__class__.__name__}: {str(e)[:80]}): export it again "
+                            "with `lampfleet lamps export`, or save it as CSV UTF-8") from None
+
+
+def _parse_csv(src: TextIO) -> list[tuple[int, dict]]:
     reader = csv.DictReader(src)
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
@@ -77,6 +98,8 @@ def parse_csv(src: TextIO) -> list[tuple[int, dict]]:
             if col is None:
                 raise RegistryError(f"line {line}: more values than columns")
             col = col.strip()
+            if text and "\x00" in text:  # valid UTF-8 but binary all the same (Python's csv takes NUL bytes)
+                raise csv.Error(f"line {line}: a NUL byte")
             if col in ("last_seen_s", "fw_version"):
                 continue  # reported by the lamps themselves, never imported
             values[col] = _parse_value(col, text or "", line)
@@ -98,7 +121,11 @@ def import_csv(registry: Registry, src: TextIO) -> dict[str, int]:
         except (RegistryError, TypeError) as e:
             msg = str(e)
             raise RegistryError(f"line {line}: {msg if msg.startswith(lamp_id) else f'{lamp_id}: {msg}'}") from None
-        (metadata if what == "updated" else whole).append(candidate)
+        if what == "restored":  # a registered lamp that had lost its counter: written whole, with it
+            whole.append(candidate)
+            what = "updated"
+        else:
+            (metadata if what == "updated" else whole).append(candidate)
         counts[what] += 1
     registry.add_many(whole, metadata)
     return counts
@@ -115,13 +142,15 @@ def _row_to_lamp(registry: Registry, lamp_id: str, values: dict, ids: set[str]) 
         if key is None:
             raise RegistryError("not registered and the file has no key_hex: register new lamps by "
                                 "provisioning them (or `lampfleet lamps add`)")
-        return Lamp(lamp_id, int(values["devaddr"]), key, **meta), "added"
+        return Lamp(lamp_id, int(values["devaddr"]), key, last_fcnt=values.get("last_fcnt"), **meta), "added"
     if int(values["devaddr"]) != existing.devaddr:
         raise RegistryError(f"registered with device address {existing.devaddr:#08x}; changing it needs "
                             "re-provisioning")
     if key is not None and key != existing.key:
         # A new key means a re-provisioned device: its frame counter starts again.
         return Lamp(**{**existing.public(), **meta, "key": key, "last_fcnt": None, "last_seen_s": None}), "rekeyed"
+    if existing.last_fcnt is None and values.get("last_fcnt") is not None:
+        return Lamp(**{**existing.public(), **meta, "key": existing.key, "last_fcnt": values["last_fcnt"]}), "restored"
     return Lamp(**{**existing.public(), **meta, "key": existing.key}), "updated"
 
 

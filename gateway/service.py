@@ -26,7 +26,7 @@ from gateway import db, influx
 from gateway.alerts import Alerts
 from gateway.detect import Detector, Finding
 from gateway.ingest import Ingest
-from gateway.link.replay import DUPLICATE, NEW
+from gateway.link.replay import DUPLICATE, NEW, SUSPICIOUS
 from gateway.keystore import KeyStore
 from gateway.notify import Dispatcher
 from gateway.registry import Lamp, Registry
@@ -57,7 +57,7 @@ class Gateway:
         self.registry = Registry(self.conn, keystore)
         self.ingest = Ingest(self.registry, settings.topic_prefix)
         self._rejects_saved: dict[str, int] = {}  # rejection counts already added to the table
-        self.store = Store(self.conn)
+        self.store = Store(self.conn, self.ingest.replay)  # the replay bitmap is saved with each batch
         a = settings.alerts
         self.detector = Detector(settings.detect_settings(), a.utc_offset_s)
         self.alerts = Alerts(self.conn, publish, lambda lamp_id: topics.alert(lamp_id, settings.topic_prefix),
@@ -103,6 +103,7 @@ class Gateway:
                 "SELECT lamp_id, fault, raised_s FROM alerts WHERE state != 'resolved'"):
             rule = self.detector.track(lamp_id).rule(fault)
             rule.active, rule.since_s = True, raised_s
+            self.ingest.guard.restore_open(lamp_id, fault)
 
     def now_s(self) -> int:
         return self.device_now_s if self.settings.clock == "device" else int(time.time())
@@ -141,7 +142,9 @@ class Gateway:
         verdict, decoded = self.ingest.check(lamp, frame, self._rx_s(rx_s), where)
         if decoded is not None:
             self._accept(lamp, decoded, answer=False)
-        if verdict not in (NEW, DUPLICATE):
+        # A held (suspicious) frame is acknowledged too: a LoRa lamp that really jumped would otherwise
+        # resend it forever instead of sending the next frame that confirms it.
+        if verdict not in (NEW, DUPLICATE, SUSPICIOUS):
             return verdict, None
         ack16 = frame[4] | frame[5] << 8 if ack else None
         return verdict, self.downlinks.reply(lamp.lamp_id, lamp.devaddr, lamp.key, ack_fcnt16=ack16)
@@ -178,8 +181,21 @@ class Gateway:
 
     def _accept(self, lamp: Lamp, frame: dict, answer: bool = True) -> None:
         """A new authentic frame: stored and judged, or for a dlack its downlink closed. `answer`: the
-        frame came over MQTT, so a waiting downlink goes out on the lamp's down topic now."""
+        frame came over MQTT, so a waiting downlink goes out on the lamp's down topic now. A frame the store
+        holds already is neither judged nor (a dlack) allowed to close a downlink again."""
+        known_new = not self.ingest.maybe_stored
+        released = self.ingest.released
+        if released:  # a counter jump confirmed by this frame: the frame held before it comes first
+            self.ingest.released = []
+            for held_lamp, held in released:
+                self._accept_one(held_lamp, held, False, True)
+        self._accept_one(lamp, frame, answer, known_new)
+
+    def _accept_one(self, lamp: Lamp, frame: dict, answer: bool, known_new: bool) -> None:
         if frame["type"] == "dlack":
+            if not known_new:  # restored without a bitmap: it may have closed its downlink before the restart
+                self.store.progress(lamp)
+                return
             self._dlack(lamp, frame)
             if answer and lamp.lamp_id in self._downlinks_waiting:
                 self._send_downlink(lamp)
@@ -189,7 +205,9 @@ class Gateway:
             lamp.last_seen_s = t
         if t > self.device_now_s:
             self.device_now_s = t
-        self.store.add(lamp, frame, time.time())
+        if not self.store.add(lamp, frame, time.time(), known_new):
+            self.store.progress(lamp)
+            return
         if answer and lamp.lamp_id in self._downlinks_waiting:
             self._send_downlink(lamp)
         for finding in self.detector.observe_frame(lamp, frame, self.now_s()):
@@ -230,6 +248,8 @@ class Gateway:
 
     def flush(self, tick: bool = True) -> None:
         """Commit the batch (readings and progress in one transaction); then, by default, `tick()`."""
+        for lamp, finding in self.ingest.guard.take_findings():  # ingest's security findings
+            self._alert(lamp, finding)
         self.store.flush()
         self._save_rejects()
         if tick:
@@ -288,6 +308,7 @@ class Gateway:
                 continue
             if action == "resolve":
                 self.detector.reset(alert["lamp_id"], alert["fault"])
+                self.ingest.guard.reset(alert["lamp_id"], alert["fault"])
             self.alerts._publish(alert["lamp_id"], {
                 "id": alert["id"], "lamp_id": alert["lamp_id"], "site": alert["site"], "district": alert["district"],
                 "crew": alert["crew"], "kind": alert["kind"], "fault": alert["fault"], "severity": alert["severity"],
@@ -305,9 +326,13 @@ class GatewayService:
         self.settings = settings
         self.inbox: queue.SimpleQueue[tuple[str, bytes, float, int, int, int]] = queue.SimpleQueue()
         v5 = settings.mqtt_protocol == 5
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.mqtt_client_id,
                                   protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
                                   clean_session=None if v5 else False, manual_ack=True)
+        if settings.mqtt_username:
+            self.client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+        if settings.broker_tls:  # verifies the broker's certificate and host name against mqtt_ca_file
+            self.client.tls_set(ca_certs=settings.mqtt_ca_file or None)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe

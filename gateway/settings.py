@@ -119,8 +119,14 @@ class Crew:
 
 @dataclass
 class Settings:
-    broker_url: str = "mqtt://127.0.0.1:1883"
-    client_id: str = "lampfleet-gateway"
+    broker_url: str = "mqtt://127.0.0.1:1883"  # mqtts://host:8883 for TLS (docs/operations.md, "mosquitto")
+    client_id: str = "lampfleet-gateway"  # with mqtt_username, the client id IS the user name (broker-config)
+    # MQTT login: the password from $LAMPFLEET_MQTT_PASSWORD, else the first line of mqtt_password_file;
+    # mqtt_ca_file: the CA that signed the broker's certificate (mqtts://; empty: the system's CAs).
+    mqtt_username: str = ""
+    mqtt_password_file: str = ""
+    mqtt_ca_file: str = ""
+    mqtt_password: str = field(default="", repr=False)  # resolved by load(), never read from the TOML file
     topic_prefix: str = "lampfleet"
     database: Path = Path("var/lampfleet.sqlite3")
     # Master key that encrypts device keys at rest; empty = "<database>.masterkey" beside the database.
@@ -135,9 +141,13 @@ class Settings:
     session_expiry_s: int = 30 * 86400
     # After a restart: alerts are recorded but crews are not notified until this has passed.
     grace_s: int = 900
-    # Loopback JSON API (0 = off).
+    # Loopback JSON API (0 = off; docs/operations.md "HTTP API"). Host names a request may name besides
+    # loopback and api_host (a reverse proxy's public name): any other Host is refused (DNS rebinding).
     api_host: str = "127.0.0.1"
     api_port: int = 0
+    api_allowed_hosts: list[str] = field(default_factory=list)
+    # true: GET without a bearer token is allowed (the API listens on loopback only). Writes always need one.
+    api_read_open: bool = False
     # Kept here for compatibility; [detect] raise_after/clear_after win when given.
     raise_after: int = 2
     clear_after: int = 2
@@ -154,13 +164,23 @@ class Settings:
     @property
     def broker_host_port(self) -> tuple[str, int]:
         url = self.broker_url
-        if not url.startswith("mqtt://"):
-            raise SettingsError(f"broker_url {url!r}: only mqtt://host:port is supported")
-        host, _, port = url[len("mqtt://"):].rstrip("/").partition(":")
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme not in ("mqtt", "mqtts"):
+            raise SettingsError(f"broker_url {url!r}: use mqtts://host:8883 (TLS) or mqtt://host:1883")
+        host, _, port = rest.rstrip("/").partition(":")
         try:
-            return host or "127.0.0.1", int(port or 1883)
+            return host or "127.0.0.1", int(port or (8883 if scheme == "mqtts" else 1883))
         except ValueError:
             raise SettingsError(f"broker_url {url!r}: port must be a number") from None
+
+    @property
+    def broker_tls(self) -> bool:
+        return self.broker_url.startswith("mqtts://")
+
+    @property
+    def mqtt_client_id(self) -> str:
+        """The broker binds client ids to user names (use_username_as_clientid): log in as what you are."""
+        return self.mqtt_username or self.client_id
 
     @property
     def master_key_path(self) -> Path:
@@ -259,12 +279,50 @@ def load(path: Path | str | None = None, env: dict[str, str] | None = None) -> S
         if section in sections and name:
             sections[section][name] = value
     settings = Settings()
-    _apply(settings, "gateway", sections["gateway"], skip=_NESTED)
+    _apply(settings, "gateway", sections["gateway"], skip=_NESTED | {"mqtt_password"})
     for name, cls in _SECTIONS.items():
         _apply(getattr(settings, name), name, sections[name])
     settings.crews = _crews(raw.get("crews", {}))
+    settings.mqtt_password = _mqtt_password(settings, env)
     validate(settings)
     return settings
+
+
+def _mqtt_password(settings: Settings, env: Any) -> str:
+    if env.get("LAMPFLEET_MQTT_PASSWORD"):
+        return env["LAMPFLEET_MQTT_PASSWORD"]
+    if not settings.mqtt_password_file:
+        return ""
+    try:
+        lines = Path(settings.mqtt_password_file).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(f"setting mqtt_password_file: cannot read {settings.mqtt_password_file} "
+                            f"({getattr(e, 'strerror', None) or e}); fix the path or its permissions") from None
+    if not lines or not lines[0].strip():
+        raise SettingsError(f"setting mqtt_password_file: {settings.mqtt_password_file} is empty; put the "
+                            "gateway's MQTT password on its first line (lampfleet broker-config writes one)")
+    return lines[0].strip()
+
+
+def _validate_mqtt(settings: Settings) -> None:
+    host, _ = settings.broker_host_port
+    if settings.mqtt_username and not settings.mqtt_password:
+        raise SettingsError("setting mqtt_username needs a password: set mqtt_password_file or "
+                            "$LAMPFLEET_MQTT_PASSWORD")
+    if settings.mqtt_password and not settings.mqtt_username:
+        raise SettingsError("an MQTT password is set but no mqtt_username: set mqtt_username (the gateway's "
+                            "user in the broker's password file)")
+    if settings.mqtt_ca_file:
+        if not settings.broker_tls:
+            raise SettingsError(f"setting mqtt_ca_file needs a TLS broker_url (mqtts://{host}:8883), "
+                                f"not {settings.broker_url!r}")
+        if not os.access(settings.mqtt_ca_file, os.R_OK):
+            raise SettingsError(f"setting mqtt_ca_file: cannot read {settings.mqtt_ca_file}; fix the path "
+                                "(the broker's ca.crt) or its permissions")
+    loopback = host in ("127.0.0.1", "::1", "localhost")
+    if settings.mqtt_password and not settings.broker_tls and not loopback:
+        raise SettingsError(f"broker_url {settings.broker_url!r} is plain MQTT to another machine: the gateway's "
+                            f"password would cross the network in clear; use mqtts://{host}:8883")
 
 
 def validate(settings: Settings) -> None:
@@ -291,4 +349,8 @@ def validate(settings: Settings) -> None:
     devices = settings.link.lorawan_devices
     if not isinstance(devices, dict) or not all(isinstance(v, str) for v in devices.values()):
         raise SettingsError("setting [link] lorawan_devices must map DevEUIs to lamp ids")
+    if settings.api_host not in ("127.0.0.1", "::1", "localhost"):
+        raise SettingsError(f"setting api_host {settings.api_host!r}: the API listens on loopback only "
+                            "(127.0.0.1, ::1 or localhost); reach it from elsewhere through a reverse proxy")
     settings.broker_host_port  # validate early
+    _validate_mqtt(settings)

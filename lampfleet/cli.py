@@ -20,11 +20,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("lampfleet.demo", "Broker, gateway and emulated lamps with one fault: watch the alert arrive."),
     "emulate": ("emulator.cli", "Run emulated lamps on simulated sun, battery, LED and radio."),
     "gateway": ("gateway.cli", "Run the gateway service: ingest, store, detect, alert."),
+    "broker-config": ("gateway.cli:broker_config_command",
+                      "mosquitto config, passwords and ACL from the registry: TLS, per-lamp logins."),
     "lamps": ("gateway.cli_lamps", "Registry of lamps and kits: list, show, add, import, export (never keys)."),
     "status": ("gateway.cli_status", "Fleet health by site: lit, dimmed, dark, silent."),
     "alerts": ("gateway.cli_alerts", "Alerts: list, acknowledge, resolve, silence, audit trail."),
     "downlink": ("gateway.cli_downlink", "Queue a command or settings for a lamp: test on, time sync, status_interval_s=..."),
     "history": ("gateway.cli_history", "A lamp's readings over time: table, JSON or PNG plot."),
+    "api-token": ("gateway.cli_api_token", "Bearer tokens for the HTTP API: add (shown once), list, revoke."),
     "bench": ("gateway.bench", "Benchmarks (ingest: frames/s against bare paho, backlog replay)."),
 }
 
@@ -36,8 +39,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        module = importlib.import_module(COMMANDS[cmd_name][0])
-        return module.command
+        module_name, _, attr = COMMANDS[cmd_name][0].partition(":")  # "module" or "module:attribute"
+        return getattr(importlib.import_module(module_name), attr or "command")
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]

@@ -5,7 +5,9 @@ Every failure is a ToolError, printed as `lampfleet: <what happened>` and `  hin
 `device_command` (registered by lampfleet/cli.py through tools.cmd_flash/cmd_provision/cmd_device).
 
 KEY_HOOK: receives new keys; when unset, keys go to the gateway registry named by $LAMPFLEET_CONFIG (the
-gateway's TOML settings) through gateway.provisioning.registry_hook(), else the command warns.
+gateway's TOML settings) through gateway.provisioning.registry_hook(), else tools/pending_keys.py keeps
+them sealed for the gateway (or notes that it could not) and every later flash, provision and `device
+info` warns until the lamp is registered.
 """
 from __future__ import annotations
 
@@ -51,8 +53,10 @@ def _board(value: str | None) -> str | dict[str, Any] | None:
     return value
 
 
-def _key_sink(warn: list[str]) -> OnKey:
+def _key_sink(warn: list[str], site: str = "", profile: str = "street") -> OnKey:
     def on_key(lamp_id: str, devaddr: int, key: bytes) -> None:
+        from tools import pending_keys
+
         hook = KEY_HOOK
         if hook is None and os.environ.get("LAMPFLEET_CONFIG"):
             # The gateway registry named by $LAMPFLEET_CONFIG: the key is sealed there before the lamp
@@ -61,18 +65,37 @@ def _key_sink(warn: list[str]) -> OnKey:
 
             hook = registry_hook()
         if hook is None:
+            # Before the lamp switches to the key: a key that cannot be kept must not reach the lamp.
+            try:
+                pending_keys.keep(lamp_id, devaddr, key, site, profile)
+            except (OSError, ValueError) as e:
+                raise ToolError(f"cannot keep {lamp_id}'s new key for the gateway: {e}",
+                                f"check {pending_keys.pending_dir()} and {pending_keys.pubkey_path()}, or set "
+                                "LAMPFLEET_CONFIG to register it directly", "key-not-kept") from None
             warn.append(lamp_id)
         else:
             hook(lamp_id, devaddr, key)
+            pending_keys.clear(lamp_id)  # an older pending key of this lamp is no longer its key
 
     return on_key
 
 
-def _warn_unregistered(warn: list[str]) -> None:
-    for lamp_id in warn:
-        click.echo(f"lampfleet: warning: {lamp_id} has a new key that no registry received\n"
-                   "  hint: register the lamp on the gateway before installing it (its key is on the lamp only)",
-                   err=True)
+def _warn_unregistered(warn: list[str] | None = None) -> None:
+    """Warn about every lamp whose key waits for a registry (not only those of this run: a second run that
+    finds a lamp up to date must still say so), after dropping those a reachable registry now holds."""
+    from tools import pending_keys
+
+    entries = pending_keys.pending()
+    if entries and KEY_HOOK is None and os.environ.get("LAMPFLEET_CONFIG"):
+        try:
+            from gateway.provisioning import registered_key_checks
+
+            pending_keys.settle(registered_key_checks([p.lamp_id for p in entries]))
+            entries = pending_keys.pending()
+        except Exception:  # noqa: BLE001 - the registry is unreachable: keep warning, never fail the run
+            pass
+    if entries:
+        click.echo(pending_keys.warning(entries), err=True)
 
 
 def _ports(ports: tuple[str, ...], all_ports: bool) -> list[str]:
@@ -125,7 +148,7 @@ def flash_command(ports, all_ports, lamp_ids, site, profile, settings, board, fi
         kwargs = dict(site=site, profile=profile, settings=_settings(settings), board=_board(board),
                       firmware_bin=firmware_bin, chip=chip, baud=baud, source=source, romfs=romfs, new_key=new_key,
                       reset=not no_reset, force_reset=force_reset, boot_timeout=boot_timeout,
-                      connect_timeout=connect_timeout, on_key=_key_sink(warn))
+                      connect_timeout=connect_timeout, on_key=_key_sink(warn, site, profile))
         if app_dir:
             kwargs["repo"] = app_dir
     except ToolError as e:
@@ -133,11 +156,13 @@ def flash_command(ports, all_ports, lamp_ids, site, profile, settings, board, fi
         return
     ids: list[str | None] = list(lamp_ids) if lamp_ids else [None] * len(port_list)
     jobs: list[tuple[str, str | None]] = list(zip(port_list, ids))
-    if len(jobs) == 1:
-        _flash_one(jobs[0], kwargs, as_json)
-    else:
-        _flash_bench(jobs, kwargs, as_json)
-    _warn_unregistered(warn)
+    try:
+        if len(jobs) == 1:
+            _flash_one(jobs[0], kwargs, as_json)
+        else:
+            _flash_bench(jobs, kwargs, as_json)
+    finally:  # also when some lamps of a bench failed: the others may have new keys
+        _warn_unregistered(warn)
 
 
 def _flash_one(job: tuple[str, str | None], kwargs: dict[str, Any], as_json: bool) -> None:
@@ -255,7 +280,7 @@ def provision_command(port, lamp_id, site, profile, settings, devaddr, new_key, 
     warn: list[str] = []
     try:
         report = flash(port, lamp_id, site, profile, settings=_settings(settings), devaddr=devaddr, new_key=new_key,
-                       on_key=_key_sink(warn), code=False, reset=reset)
+                       on_key=_key_sink(warn, site, profile), code=False, reset=reset)
     except ToolError as e:
         _fail(e, as_json)
         return
@@ -316,6 +341,7 @@ def device_info_cmd(port, as_json):
         ])
 
     _run(as_json, lambda: device_info(port), show)
+    _warn_unregistered()
 
 
 @device_command.command("logs")

@@ -12,14 +12,23 @@ Re-provisioning the same lamp keeps its key and devaddr (so a second run changes
 or `new_key=True` makes a new key. A run interrupted after staging its config reuses the staged key,
 so an on_key that already ran is not contradicted by a second, different key.
 
+MQTT (lamps on Wi-Fi or cellular): a "mqtt" object in the settings (`--settings`) becomes the config's
+"mqtt" section (firmware/hal/mqtt_config.py): {"server", "wifi_ssid", "wifi_password", "ca_file", "port",
+"tls"}. Provisioning adds the lamp's MQTT login, user = lamp id and a password derived from its key
+(gateway/link/acl.py `lamp_password`, what `lampfleet broker-config` puts in the broker's passwd), and
+the broker's CA from ca_file, as DER in base64. A lamp re-provisioned without "mqtt" keeps its section
+(with the password of its current key). TLS is the default; "tls": false only for loopback labs.
+
 Writing it is tools/flash.py's job (`flash(..., code=False)` = provisioning only, as
 `tools.device.provision()` and `lampfleet provision` do), in the same atomic switch as the code.
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -85,10 +94,40 @@ def build_config(prov: Provisioning, live: Any, staged: Any = None) -> tuple[dic
         key_hex = new_key().hex()
     same = live if live_ok else (staged if staged_ok else None)
     devaddr = prov.devaddr if prov.devaddr is not None else (same["devaddr"] if same else new_devaddr())
+    settings = dict(prov.settings)
+    mqtt = settings.pop("mqtt", None)
+    if mqtt is None and same is not None and isinstance(same.get("mqtt"), dict):
+        mqtt = same["mqtt"]
     cfg = {"lamp_id": prov.lamp_id, "devaddr": devaddr, "key_hex": key_hex, "site": prov.site,
-           "profile": prov.profile, "settings": dict(prov.settings)}
+           "profile": prov.profile, "settings": settings}
+    if mqtt is not None:
+        cfg["mqtt"] = mqtt_section(prov.lamp_id, bytes.fromhex(key_hex), mqtt)
     key_changed = not (isinstance(live, dict) and live.get("key_hex") == key_hex)
     return cfg, key_changed
+
+
+def mqtt_section(lamp_id: str, key: bytes, given: Any) -> dict[str, Any]:
+    """The config's "mqtt" section: the technician's connection settings, the lamp's login, the CA."""
+    from gateway.link.acl import lamp_password
+
+    if not isinstance(given, dict) or not given.get("server"):
+        raise ToolError("settings mqtt needs at least a \"server\" (the broker's host name or IP)",
+                        'e.g. --settings \'{"mqtt": {"server": "10.0.0.2", "wifi_ssid": "...", '
+                        '"ca_file": "ca.crt"}}\'', "bad-argument")
+    section = {k: v for k, v in given.items() if k != "ca_file"}
+    section["user"], section["password"] = lamp_id, lamp_password(key)
+    if given.get("ca_file"):
+        try:
+            text = open(given["ca_file"]).read()
+            der = ssl.PEM_cert_to_DER_cert(text) if "-----BEGIN" in text else open(given["ca_file"], "rb").read()
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            raise ToolError(f"cannot read the broker's CA {given['ca_file']}: {e}",
+                            "give the ca.crt that `lampfleet broker-config --make-ca` wrote", "bad-argument") from None
+        section["ca"] = base64.b64encode(der).decode()
+    if section.get("tls", True) and not section.get("ca"):
+        raise ToolError("settings mqtt: TLS needs the broker's CA",
+                        'add "ca_file": "/path/to/ca.crt" (or "tls": false on a loopback lab only)', "bad-argument")
+    return section
 
 
 def config_bytes(cfg: dict[str, Any]) -> bytes:
@@ -102,4 +141,6 @@ def redacted(cfg: Any) -> Any:
     out = dict(cfg)
     if "key_hex" in out:
         out["key_hex"] = "<redacted>"
+    if isinstance(out.get("mqtt"), dict):
+        out["mqtt"] = {k: "<redacted>" if k in ("password", "wifi_password") else v for k, v in out["mqtt"].items()}
     return out

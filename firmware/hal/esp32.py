@@ -176,15 +176,22 @@ class Esp32Hal:
 
     def transport(self, config: dict):
         """The link's transport (firmware/link/transport.py): MQTT over Wi-Fi when the lamp's config has
-        an "mqtt" section, else LoRa on the board's radio, else None (nothing to report on)."""
+        an "mqtt" section (TLS to port 8883 by default: hal/mqtt_config.py), else LoRa on the board's
+        radio, else None (nothing to report on). A broken "mqtt" section is logged and falls back to the
+        radio: the lamp keeps lighting either way."""
         mqtt = config.get("mqtt")
         if mqtt:
+            from firmware.hal.mqtt_config import MqttConfigError, transport_args
             from firmware.link.mqtt_transport import MqttTransport
 
-            _wifi_on(mqtt)
-            return MqttTransport(config["lamp_id"], mqtt["server"], port=mqtt.get("port", 1883),
-                                 user=mqtt.get("user"), password=mqtt.get("password"),
-                                 ssl=bool(mqtt.get("tls", False)))
+            try:
+                args = transport_args(config["lamp_id"], mqtt)
+            except MqttConfigError as e:
+                self.log(str(e))
+            else:
+                _wifi_on(mqtt)
+                return MqttTransport(config["lamp_id"], args["server"], port=args["port"], user=args["user"],
+                                     password=args["password"], ssl=args["ssl"], ssl_params=args["ssl_params"])
         if self._modem is not None and self._lora is not None:
             from firmware.link.lora_transport import LoraTransport
 

@@ -12,6 +12,10 @@ publish silently (MQTT 3.1.1 has no way to refuse it) and, for a subscription to
 grants it but never delivers a message its read ACL denies (mosquitto 2.0.11, checked in the tests). The
 gateway's user reads and writes the whole prefix and the alerts subtree. Anonymous clients are refused.
 
+Generated deployments use gateway/broker/config.py (`lampfleet broker-config`): explicit per-user
+topics instead of `%u` patterns, so that the gateway and LoRaWAN integration users are not granted lamp
+patterns, and client ids bound to user names. `broker_config()` here is the tests' compact form.
+
 Password hashes are made by `mosquitto_passwd` when it is installed, else here in the same format
 (`$7$`: PBKDF2-SHA512, 101 iterations, 12-byte salt: mosquitto 2.0's own). Passwords never reach logs.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import shutil
 import subprocess
@@ -41,6 +46,14 @@ def check_password(password: str, hashed: str) -> bool:
         raise ValueError("only $7$ (PBKDF2-SHA512) hashes are understood")
     return hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt), int(iterations)) == \
         base64.b64decode(digest)
+
+
+def lamp_password(key: bytes) -> str:
+    """A lamp's MQTT password, derived from its 128-bit device key (HMAC-SHA256 under a fixed label, 144
+    bits kept): the registry, which already holds every key sealed, needs no second secret per lamp,
+    re-keying a lamp changes its password too, and the password reveals nothing about the key."""
+    digest = hmac.new(bytes(key), b"lampfleet mqtt password v1", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
 def new_password() -> str:

@@ -27,14 +27,16 @@ def test_exact_duplicate_is_counted_once_and_not_stored_twice(gateway, lamp1):
 def test_replay_beyond_the_window_is_rejected_counted_and_not_stored(gateway, lamp1):
     old = lamp1.status(T0)
     gateway.handle(UP, old, T0 + 5)
-    lamp1.fcnt = 1000  # the lamp moved on, far beyond the 256-counter window
+    lamp1.fcnt = 1000  # the lamp moved on, far beyond the 256-counter window (two frames: a confirmed jump)
     gateway.handle(UP, lamp1.status(T0 + 600), T0 + 605)
+    gateway.handle(UP, lamp1.status(T0 + 1200), T0 + 1205)
     gateway.flush()
     stored = gateway.conn.execute("SELECT fcnt FROM readings ORDER BY fcnt").fetchall()
     gateway.handle(UP, old, T0 + 7200)  # recorded and played back two hours later
     gateway.flush()
     assert gateway.ingest.rejects["replay"] == 1
-    assert gateway.conn.execute("SELECT fcnt FROM readings ORDER BY fcnt").fetchall() == stored == [(0,), (1000,)]
+    assert gateway.conn.execute("SELECT fcnt FROM readings ORDER BY fcnt").fetchall() == stored == [
+        (0,), (1000,), (1001,)]
 
 
 def test_same_counter_later_is_a_replay_not_a_duplicate(gateway, lamp1):
@@ -62,13 +64,15 @@ def test_window_survives_a_restart_through_last_fcnt(tmp_path, lamp1):
     gw.handle(UP, old, T0)
     lamp1.fcnt = 500
     gw.handle(UP, lamp1.status(T0 + 600), T0 + 600)
+    gw.handle(UP, lamp1.status(T0 + 1200), T0 + 1200)
     gw.close()
     keystore = gw.registry.keystore if hasattr(gw.registry, "keystore") else None
     gw2 = Gateway(settings, keystore=keystore)
     try:
-        gw2.handle(UP, old, T0 + 700)
+        gw2.handle(UP, old, T0 + 1300)  # soon after the restart: maybe a redelivered backlog, dropped quietly
+        gw2.handle(UP, old, T0 + 2000)  # later: a replay
         gw2.flush()
-        assert gw2.ingest.rejects["replay"] == 1
-        assert _count(gw2) == 2
+        assert gw2.ingest.rejects["duplicate"] == 1 and gw2.ingest.rejects["replay"] == 1
+        assert _count(gw2) == 3
     finally:
         gw2.close()

@@ -134,6 +134,12 @@ def test_alerts_notifications_api_and_manual_actions_through_the_service(broker,
     listener = Client(broker, "alert-listener", subscribe=topics.alert("+"))
     pub = Client(broker, "test-publisher")
     api = f"http://127.0.0.1:{api_port}/api/v1"
+    from gateway import db as gwdb
+    from gateway.apitokens import ApiTokens
+
+    token_conn = gwdb.connect(settings.database)
+    auth = {"Authorization": "Bearer " + ApiTokens(token_conn).add("dashboard", 0)}
+    token_conn.close()
     try:
         with Running(service):
             fleet[2].faults.add("led_open")
@@ -146,14 +152,15 @@ def test_alerts_notifications_api_and_manual_actions_through_the_service(broker,
             assert wait_for(lambda: len(hook.posts) == 1, 20)
             assert hook.posts[0]["title"] == "lampfleet nord - Lakouanga: 1 panne(s)"
 
-            with urllib.request.urlopen(f"{api}/alerts") as r:
+            with urllib.request.urlopen(urllib.request.Request(f"{api}/alerts", headers=auth)) as r:
                 [alert] = json.load(r)
             req = urllib.request.Request(f"{api}/alerts/{alert['id']}/ack", method="POST",
+                                         headers={**auth, "Content-Type": "application/json"},
                                          data=json.dumps({"by": "Jean", "comment": "en route"}).encode())
             with urllib.request.urlopen(req) as r:
                 assert json.load(r)["state"] == "acknowledged"
             assert wait_for(lambda: any(m[1]["state"] == "acknowledged" for m in listener.messages), 10)
-            with urllib.request.urlopen(f"{api}/fleet") as r:
+            with urllib.request.urlopen(urllib.request.Request(f"{api}/fleet", headers=auth)) as r:
                 fleet_view = json.load(r)
             assert fleet_view["sites"][0]["dark"] == 1
 

@@ -41,6 +41,14 @@ def old_repo(app_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _laptop_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pending keys and the gateway's public key in the test's own folder, never the user's home."""
+    monkeypatch.setenv("LAMPFLEET_PENDING_KEYS", str(tmp_path / "pending-keys"))
+    monkeypatch.setenv("LAMPFLEET_PUBKEY_FILE", str(tmp_path / "gateway-key.pub"))
+    monkeypatch.delenv("LAMPFLEET_CONFIG", raising=False)
+
+
 @pytest.fixture(scope="session")
 def bus() -> Iterator[FakeBus]:
     b = FakeBus()

@@ -1,0 +1,308 @@
+"""`lampfleet broker-config` against a real mosquitto started with exactly the files it writes (auth, ACL,
+TLS from its own CA): the gateway service ingests over TLS with its credentials, including LoRaWAN
+integration uplinks; a lamp cannot publish as another nor read another's downlinks; integration users
+reach only their own trees; anonymous clients, wrong passwords and a wrong CA are refused; nobody can take
+over the gateway's client id and wipe its queued session."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from click.testing import CliRunner
+
+from gateway import db
+from gateway.broker import config as broker_config
+from gateway.broker.tls import make_ca
+from gateway.cli import broker_config_command
+from gateway.keystore import KeyStore
+from gateway.link.acl import lamp_password
+from gateway.registry import Lamp, Registry
+from gateway.service import GatewayService
+from gateway.settings import Settings, load
+from gateway.tests.conftest import KEY, T0, Lamp1
+from gateway.tests.receivers import wait_for
+from gateway.tests.test_service_mqtt import Running
+from lampfleet.broker import find_mosquitto, free_port, wait_for_port
+from lampfleet.processes import stop_process
+from telemetry import DeviceKey, encode
+
+KEY2 = bytes(range(100, 116))
+DEV_EUI = "70b3d57ed0000002"
+
+
+class Deployment:
+    """A registry, `lampfleet broker-config --make-ca`, and mosquitto run on the files it wrote."""
+
+    def __init__(self, tmp_path: Path, lorawan: str = "chirpstack"):
+        self.tmp = tmp_path
+        self.db = tmp_path / "gw.sqlite3"
+        conn = db.connect(self.db)
+        registry = Registry(conn, KeyStore.open(str(self.db) + ".masterkey"))
+        registry.add(Lamp("LAMP-0001", 0x100001, KEY, site="bangui"))
+        registry.add(Lamp("LAMP-0002", 0x100002, KEY2, site="bangui"))
+        conn.close()
+        self.toml = tmp_path / "gateway.toml"
+        link = f'[link]\nlorawan = "{lorawan}"\nlorawan_devices = {{ "{DEV_EUI}" = "LAMP-0002" }}\n' if lorawan else ""
+        self.base_toml = f'[gateway]\ndatabase = "{self.db}"\nclock = "device"\n{link}'
+        self.toml.write_text(self.base_toml)
+        self.out, self.port = tmp_path / "etc", free_port()
+        args = ["--config", str(self.toml), "--out", str(self.out), "--make-ca", str(tmp_path / "ca"),
+                "--host", "127.0.0.1", "--host", "localhost", "--port", str(self.port),
+                "--data-dir", str(tmp_path / "data"), "--log-file", str(tmp_path / "mosquitto.log"),
+                "--pid-file", "", "--json", *(["--run-as", "root"] if os.geteuid() == 0 else [])]
+        result = CliRunner().invoke(broker_config_command, args, env={"LAMPFLEET_CONFIG": None})
+        assert result.exit_code == 0, result.output
+        self.report = json.loads(result.output)
+        self.ca = self.out / "ca.crt"
+        self.gateway_password = (self.out / "gateway.password").read_text().strip()
+        self.gateway_user = (self.out / "gateway.username").read_text().strip()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Deployment":
+        (self.tmp / "data").mkdir(exist_ok=True)
+        exe = find_mosquitto()
+        assert exe, "apt-get install mosquitto"
+        self.proc = subprocess.Popen([exe, "-c", str(self.out / "mosquitto.conf")])
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.proc, 5)
+
+    def settings(self, **over) -> Settings:
+        password_file = self.tmp / "gateway-mqtt.password"
+        password_file.write_text(self.gateway_password + "\n")
+        self.toml.write_text(self.base_toml.replace(
+            "[gateway]\n", f'[gateway]\nbroker_url = "mqtts://127.0.0.1:{self.port}"\nmqtt_username = '
+            f'"{self.gateway_user}"\nmqtt_password_file = "{password_file}"\nmqtt_ca_file = "{self.ca}"\n'))
+        s = load(self.toml, env={})
+        for k, v in over.items():
+            setattr(s, k, v)
+        return s
+
+
+@pytest.fixture
+def deployed(tmp_path):
+    d = Deployment(tmp_path).start()
+    yield d
+    d.stop()
+
+
+def client(d: Deployment, user=None, password=None, cid="", ca=None, clean=True, subscribe=None):
+    """A paho client over TLS; returns (client, result dict with rc, suback, and messages)."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid or f"t-{time.monotonic_ns()}",
+                    protocol=mqtt.MQTTv311, clean_session=clean)
+    c.tls_set(ca_certs=str(ca or d.ca))
+    if user:
+        c.username_pw_set(user, password)
+    c.reconnect_delay_set(0.05, 0.1)
+    res: dict = {"messages": []}
+    subscribed = threading.Event()
+
+    def on_connect(cl, u, flags, rc, p):
+        res.setdefault("rc", rc)
+        if subscribe and not rc.is_failure:
+            cl.subscribe(subscribe, qos=1)
+
+    def on_subscribe(cl, u, mid, rcs, p):
+        res["suback"] = [r.value for r in rcs]
+        subscribed.set()
+
+    c.on_connect = on_connect
+    c.on_subscribe = on_subscribe
+    c.on_message = lambda cl, u, m: res["messages"].append((m.topic, bytes(m.payload)))
+    c.connect("127.0.0.1", d.port)
+    c.loop_start()
+    wait_for(lambda: "rc" in res, 5)
+    if subscribe and not res["rc"].is_failure:
+        assert subscribed.wait(5)
+    return c, res
+
+
+def close(c) -> None:
+    c.disconnect()
+    c.loop_stop()
+
+
+def lamp2_status(fcnt: int, t_s: int) -> bytes:
+    fields = {"time_s": t_s, "vbat_mv": 13100, "ibat_ma": -2100, "led_ma": 830, "pv_mv": 300, "soc_pct": 70,
+              "led_pct": 100, "temp_c": 26, "mode": "night", "faults": []}
+    return encode("status", 0x100002, fcnt, DeviceKey(KEY2), fields)
+
+
+def chirpstack_up(frame: bytes) -> bytes:
+    return json.dumps({"deviceInfo": {"applicationId": "app-1", "devEui": DEV_EUI}, "fCnt": 1, "fPort": 10,
+                       "data": base64.b64encode(frame).decode(),
+                       "rxInfo": [{"gatewayId": "0016c001f0000001", "rssi": -101, "snr": 4.5}],
+                       "txInfo": {"frequency": 868100000, "modulation": {"lora": {"spreadingFactor": 9}}}}).encode()
+
+
+def test_generated_files_say_what_they_allow(tmp_path):
+    d = Deployment(tmp_path)
+    conf = (d.out / "mosquitto.conf").read_text()
+    for line in ("allow_anonymous false", "use_username_as_clientid true", "persistence true",
+                 f"autosave_interval {broker_config.AUTOSAVE_S}", f"listener {d.port}", "tls_version tlsv1.2",
+                 f"password_file {d.out.resolve() / 'passwd'}"):
+        assert line in conf.splitlines(), line
+    assert "listener 1883" not in conf  # no plain listener unless asked, and then on loopback only
+    acl = (d.out / "acl").read_text()
+    assert "user LAMP-0001\ntopic write lampfleet/LAMP-0001/up\ntopic write lampfleet/LAMP-0001/status\n" \
+           "topic read lampfleet/LAMP-0001/down" in acl
+    assert "topic read application/+/device/+/event/up\ntopic write application/+/device/+/command/down" in acl
+    assert "user chirpstack\ntopic readwrite application/#" in acl and "pattern" not in acl
+    passwd = (d.out / "passwd").read_text()
+    assert lamp_password(KEY) not in passwd and d.gateway_password not in passwd  # hashes only
+    assert sorted(line.split(":")[0] for line in passwd.splitlines()) == \
+        ["LAMP-0001", "LAMP-0002", "chirpstack", d.gateway_user]
+    assert d.gateway_user.startswith("lampfleet-gateway-") and len(d.gateway_user) == len("lampfleet-gateway-") + 12
+    assert oct((d.out / "gateway.password").stat().st_mode & 0o777) == "0o600"
+    # a second run (lamps added later) keeps every password and the CA
+    before = d.gateway_user, d.gateway_password, (d.out / "chirpstack.password").read_text(), d.ca.read_bytes()
+    Deployment.__init__(d, tmp_path)
+    assert before == (d.gateway_user, d.gateway_password, (d.out / "chirpstack.password").read_text(), d.ca.read_bytes())
+
+
+def test_names_that_would_collide_or_leak_are_refused():
+    base = dict(lamps={"chirpstack": "pw"}, gateway_user="gw", gateway_password="pw", integrations={"chirpstack": "x"})
+    with pytest.raises(ValueError, match="used twice"):
+        broker_config.check(broker_config.BrokerFiles(**base))
+    plain = broker_config.BrokerFiles(lamps={}, gateway_user="gw", gateway_password="pw",
+                                      listeners=[broker_config.Listener(1883, "0.0.0.0")])
+    with pytest.raises(ValueError, match="in clear"):
+        broker_config.check(plain)
+
+
+def test_gateway_service_over_tls_with_its_credentials(deployed):
+    s = deployed.settings()
+    assert s.broker_tls and s.mqtt_client_id == deployed.gateway_user
+    service = GatewayService(s)
+    lamp1, received = Lamp1(), lambda: service.gateway.ingest.accepted
+    l1, r1 = client(deployed, "LAMP-0001", lamp_password(KEY))
+    cs, rcs = client(deployed, "chirpstack", (deployed.out / "chirpstack.password").read_text().strip())
+    try:
+        assert not r1["rc"].is_failure and not rcs["rc"].is_failure
+        with Running(service):  # ready = its subscriptions, the LoRaWAN one included, were granted
+            l1.publish("lampfleet/LAMP-0001/up", lamp1.status(T0), qos=1).wait_for_publish(5)
+            assert wait_for(lambda: received() == 1)
+            # LAMP-0001 replays a genuine LAMP-0002 frame on LAMP-0002's topic: the broker drops it
+            l1.publish("lampfleet/LAMP-0002/up", lamp2_status(0, T0), qos=1)
+            time.sleep(0.5)
+            assert received() == 1 and sum(service.gateway.ingest.rejects.values()) == 0
+            # the ChirpStack integration user's uplinks reach the gateway (its ACL has the LoRaWAN topics)
+            cs.publish(f"application/app-1/device/{DEV_EUI}/event/up", chirpstack_up(lamp2_status(1, T0 + 60)),
+                       qos=1).wait_for_publish(5)
+            assert wait_for(lambda: service.gateway.lorawan is not None and received() == 2)
+            assert service.gateway.radio_meta["LAMP-0002"]["via"] == "chirpstack"
+    finally:
+        close(l1)
+        close(cs)
+
+
+def test_anonymous_wrong_password_and_wrong_ca_are_refused(deployed, tmp_path):
+    for user, password in ((None, None), ("LAMP-0001", lamp_password(KEY2)), (deployed.gateway_user, "guess")):
+        c, res = client(deployed, user, password)
+        assert res["rc"].is_failure, (user, res)
+        close(c)
+    other = make_ca(tmp_path / "other-ca", ["127.0.0.1"])
+    with pytest.raises(ssl.SSLCertVerificationError):
+        client(deployed, "LAMP-0001", lamp_password(KEY), ca=other["ca"])
+    # and the gateway service with the wrong CA never gets a session
+    service = GatewayService(deployed.settings(mqtt_ca_file=str(other["ca"])))
+    t = threading.Thread(target=service.run, daemon=True)
+    t.start()
+    try:
+        assert not service.ready.wait(2)
+    finally:
+        service.stopping.set()
+        t.join(20)
+
+
+def test_each_user_reaches_only_its_own_topics(deployed):
+    gw, rgw = client(deployed, deployed.gateway_user, deployed.gateway_password, clean=True,
+                     subscribe=[("lampfleet/#", 1), ("application/+/device/+/event/up", 1)])
+    chirp_pw = (deployed.out / "chirpstack.password").read_text().strip()
+    cs, rcs = client(deployed, "chirpstack", chirp_pw, subscribe=[("application/#", 1), ("lampfleet/#", 1)])
+    l1, r1 = client(deployed, "LAMP-0001", lamp_password(KEY), subscribe=[("lampfleet/LAMP-0002/down", 1),
+                                                                            ("lampfleet/LAMP-0001/down", 1)])
+    l2, r2 = client(deployed, "LAMP-0002", lamp_password(KEY2), subscribe=[("lampfleet/LAMP-0002/down", 1)])
+    try:
+        # forbidden: a lamp writing another's topics or LoRaWAN's; the integration writing lamp topics
+        for c, topic in ((l1, "lampfleet/LAMP-0002/up"), (l1, "lampfleet/LAMP-0002/status"),
+                         (l1, "lampfleet/LAMP-0001/down"), (l1, f"application/app-1/device/{DEV_EUI}/event/up"),
+                         (cs, "lampfleet/LAMP-0001/up")):
+            c.publish(topic, b"forged", qos=1)
+        l1.publish("lampfleet/LAMP-0001/up", b"mine", qos=1).wait_for_publish(5)
+        cs.publish(f"application/app-1/device/{DEV_EUI}/event/up", b"lorawan", qos=1).wait_for_publish(5)
+        gw.publish("lampfleet/LAMP-0002/down", b"for lamp 2", qos=1).wait_for_publish(5)
+        gw.publish(f"application/app-1/device/{DEV_EUI}/command/down", b"lorawan down", qos=1).wait_for_publish(5)
+        assert wait_for(lambda: len(rgw["messages"]) >= 2 and r2["messages"] and len(rcs["messages"]) >= 2)
+        time.sleep(0.5)
+        heard = sorted(m for m in rgw["messages"] if not m[0].endswith("/down"))  # less its own downlink
+        assert heard == [(f"application/app-1/device/{DEV_EUI}/event/up", b"lorawan"), ("lampfleet/LAMP-0001/up", b"mine")]
+        assert r2["messages"] == [("lampfleet/LAMP-0002/down", b"for lamp 2")]
+        assert r1["messages"] == []  # granted LAMP-0002/down, but mosquitto withholds what its ACL denies
+        assert all(t.startswith("application/") for t, _ in rcs["messages"])  # lamp traffic never shown
+    finally:
+        for c in (gw, cs, l1, l2):
+            close(c)
+
+
+def test_nobody_can_take_over_the_gateways_session(deployed):
+    """Item 6: a stranger with the gateway's client id and a clean start used to wipe its queue. Now a
+    client id is its user name: credentials of another user (a lamp) cannot name the gateway's session, an
+    anonymous client is refused, and the gateway's id is not the guessable default."""
+    def gateway_session():
+        return client(deployed, deployed.gateway_user, deployed.gateway_password, cid=deployed.gateway_user,
+                      clean=False, subscribe=[("lampfleet/+/up", 1)])
+
+    gw, _ = gateway_session()
+    close(gw)
+    l1, _ = client(deployed, "LAMP-0001", lamp_password(KEY))
+    for i in range(20):
+        l1.publish("lampfleet/LAMP-0001/up", b"%d" % i, qos=1).wait_for_publish(5)
+    close(l1)
+    for user, password, cid in (("LAMP-0002", lamp_password(KEY2), deployed.gateway_user),
+                                (None, None, "lampfleet-gateway"), ("LAMP-0002", "guess", deployed.gateway_user)):
+        c, res = client(deployed, user, password, cid=cid, clean=True)
+        assert res["rc"].is_failure == (password != lamp_password(KEY2))
+        close(c)
+    gw, res = gateway_session()
+    try:
+        assert wait_for(lambda: len(res["messages"]) == 20)
+        assert [p for _, p in res["messages"]] == [b"%d" % i for i in range(20)]
+    finally:
+        close(gw)
+    log = (deployed.tmp / "mosquitto.log").read_text()
+    assert "as LAMP-0002 (p2, c1" in log  # the lamp got its own id, not the gateway's
+    # and the broker listens on the TLS port only: no default listener opened behind our back
+    assert set(re.findall(r"listen socket on port (\d+)", log)) == {str(deployed.port)}
+
+
+def test_settings_validate_the_mqtt_login(tmp_path):
+    from gateway.settings import SettingsError
+
+    toml = tmp_path / "g.toml"
+    cases = [
+        ('mqtt_username = "gw"', "needs a password"),
+        (f'mqtt_username = "gw"\nmqtt_password_file = "{tmp_path / "missing"}"', "cannot read"),
+        (f'broker_url = "mqtt://10.0.0.2:1883"\nmqtt_username = "gw"', None),  # password from env below
+        (f'mqtt_ca_file = "{tmp_path / "ca.crt"}"', "needs a TLS broker_url"),
+        (f'broker_url = "mqtts://h:8883"\nmqtt_ca_file = "{tmp_path / "none.crt"}"', "cannot read"),
+    ]
+    for body, message in cases:
+        toml.write_text(f"[gateway]\n{body}\n")
+        env = {"LAMPFLEET_MQTT_PASSWORD": "pw"} if message is None else {}
+        with pytest.raises(SettingsError, match=message or "in clear"):
+            load(toml, env=env)
+    toml.write_text('[gateway]\nbroker_url = "mqtts://broker.example"\nmqtt_username = "gw"\n')
+    s = load(toml, env={"LAMPFLEET_MQTT_PASSWORD": "pw"})
+    assert s.broker_host_port == ("broker.example", 8883) and s.mqtt_password == "pw" and "pw" not in repr(s)

@@ -126,7 +126,7 @@ def broker_config_command(config_path, database, out, install_dir, make_ca, host
                                install_dir=install_dir.resolve() if install_dir else None, data_dir=Path(data_dir),
                                log_file=log_file, pid_file=pid_file, run_as=run_as, prefix=settings.topic_prefix)
     try:
-        written = broker.write(files, out, tls_files)
+        written = broker.write(files, out, tls_files, use_tool=False)  # no passwords in mosquitto_passwd's argv
     except (ValueError, OSError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
     report = {"out": str(out), "lamps": len(lamps), "gateway_user": gateway_user, "integrations": names,
@@ -139,8 +139,8 @@ def broker_config_command(config_path, database, out, install_dir, make_ca, host
     for p in kept:
         click.echo(f"password for {p.stem} in {p} (0600): give it to that client, keep it out of logs")
     if not settings.mqtt_username:
-        click.echo(f"gateway settings: mqtt_username = \"{gateway_user}\", mqtt_password_file = the gateway.password "
-                   "file moved beside them (docs/operations.md, \"mosquitto\")")
+        click.echo(f"in gateway.toml: mqtt_username = \"{gateway_user}\" and mqtt_password_file = where you install "
+                   "gateway.password (docs/operations.md, \"mosquitto\")")
     if not tls_files:
         click.echo("warning: no certificates, so only a plain listener on 127.0.0.1: lamps on Wi-Fi need TLS "
                    "(--make-ca DIR --host NAME)", err=True)

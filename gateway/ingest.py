@@ -68,13 +68,13 @@ class Ingest:
             self._topics[topic] = parsed[0]
         return parsed[0]
 
-    def _frame_keys(self, lamp: Lamp) -> FrameKeys:
+    def _frame_keys(self, lamp: Lamp, rx_s: float = 0) -> FrameKeys:
         cached = self._keys.get(lamp.lamp_id)
         if cached is None or cached[0] is not lamp.key:
             if cached is None or cached[0] != lamp.key:  # a new lamp or a new key (re-provisioned)
                 self.replay.restore(lamp.lamp_id, lamp.last_fcnt, blob_to_bits(lamp.replay_bits))
                 if cached is not None:
-                    self.guard.rekeyed(lamp, lamp.last_seen_s or 0)
+                    self.guard.rekeyed(lamp, rx_s)
             cached = (lamp.key, FrameKeys(lamp.key))
             self._keys[lamp.lamp_id] = cached
         return cached[1]
@@ -118,7 +118,7 @@ class Ingest:
             if not guard.allow(lamp.lamp_id):  # too many MIC failures lately: no crypto for now
                 self.rejects["throttled"] += 1
                 return "throttled", None
-            keys = self._frame_keys(lamp)
+            keys = self._frame_keys(lamp, rx_s)
             fcnt = reconstruct_fcnt(lamp.last_fcnt, head[2])
             try:
                 frame = decode(payload, keys, fcnt, int(rx_s), head)

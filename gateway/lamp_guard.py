@@ -77,10 +77,10 @@ class LampGuard:
         st.throttled += 1
         return False
 
-    def _raise(self, lamp: Lamp, fault: str, at_s: float, since_s: float, evidence: dict) -> None:
+    def _raise(self, lamp: Lamp, fault: str, at_s: float, since_s: float, evidence: dict[str, object]) -> None:
         self.findings.append((lamp, Finding(lamp.lamp_id, fault, "raise", int(at_s), int(since_s), evidence)))
 
-    def _clear(self, lamp: Lamp, fault: str, at_s: float, evidence: dict) -> None:
+    def _clear(self, lamp: Lamp, fault: str, at_s: float, evidence: dict[str, object]) -> None:
         self.findings.append((lamp, Finding(lamp.lamp_id, fault, "clear", int(at_s), int(at_s), evidence)))
 
     def mic_failed(self, lamp: Lamp, rx_s: float) -> None:

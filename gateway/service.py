@@ -333,6 +333,10 @@ class GatewayService:
             self.client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
         if settings.broker_tls:  # verifies the broker's certificate and host name against mqtt_ca_file
             self.client.tls_set(ca_certs=settings.mqtt_ca_file or None)
+        # paho retries a failed connection (network, TLS handshake) silently: say so at each retry
+        self.client.on_connect_fail = lambda client, userdata: log.warning(
+            "cannot connect to %s (network or TLS: is the broker up, is its certificate signed by mqtt_ca_file "
+            "and valid for that host name?); retrying", settings.broker_url)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe

@@ -104,6 +104,6 @@ def test_a_replay_after_a_gateway_restart_reopens_no_resolved_alert(broker, tmp_
     assert ("lampFailure", "resolved") in [a[1:] for a in alerts]
     assert after == refused + len(link.captured)  # every frame refused (replay, or duplicate of a stored one)
     assert _stored(db_path) == stored  # nothing stored again
-    now = _alerts(db_path)
-    assert [a for a in now if a[1] != "replayRefused"] == alerts  # the resolved lampFailure stays resolved
-    assert [a[1:] for a in now if a[1] == "replayRefused"] == [("replayRefused", "firing")]  # someone replays
+    # the resolved lampFailure stays resolved, and nothing else opens: right after a restart a replay looks
+    # like the broker redelivering a committed batch (dropped quietly as duplicates; later ones alert)
+    assert _alerts(db_path) == alerts

@@ -1,0 +1,2 @@
+"""The MQTT broker as deployed: mosquitto's configuration from the registry (config.py) and a small CA for
+its TLS listener (tls.py). Command: `lampfleet broker-config` (gateway/cli.py)."""

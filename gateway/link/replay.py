@@ -48,7 +48,7 @@ class _Device:
     restored_rx: float | None = None  # arrival of the first frame judged after the restore
     unsure: int | None = None  # restored without a bitmap (an older database): at or under this, maybe stored
     held: dict[int, tuple[int, object]] = field(default_factory=dict)  # suspicious fcnt -> (crc32, data)
-    released: list = field(default_factory=list)  # data of held frames a confirmation accepted
+    released: list[object] = field(default_factory=list)  # data of held frames a confirmation accepted
     contradicted: list[int] = field(default_factory=list)  # held counters the lamp's own frames went under
 
 
@@ -149,7 +149,7 @@ class ReplayWindow:
             self.counts[verdict] += 1
         return verdict
 
-    def take_released(self, device: str) -> list:
+    def take_released(self, device: str) -> list[object]:
         """Held frames accepted by the last confirmation (their `data`), oldest first; emptied."""
         d = self._dev.get(device)
         if d is None or not d.released:

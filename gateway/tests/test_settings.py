@@ -15,7 +15,7 @@ def test_defaults_and_file_and_env(tmp_path):
 
 @pytest.mark.parametrize("text, fragment", [
     ("[gateway]\nnope = 1\n", "unknown gateway setting 'nope'"),
-    ("[gateway]\nbroker_url = \"http://x\"\n", "only mqtt://"),
+    ("[gateway]\nbroker_url = \"http://x\"\n", "use mqtts://"),
     ("[gateway]\nclock = \"moon\"\n", "clock must be"),
     ("[gateway\n", "gw.toml"),
 ])

@@ -108,3 +108,14 @@ def test_a_redelivered_backlog_under_the_window_right_after_a_restart_is_a_dupli
     w.restore("L", 511, (1 << 256) - 1)
     assert all(w.observe("L", c, F, 1000.0 + c / 100) == DUPLICATE for c in range(512))
     assert w.observe("L", 3, F, 1000.0 + 601) == REPLAY  # later on: a replay
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.integers(0, 5000), st.integers(1, 40_000), st.integers(1, 300))
+def test_one_forged_frame_at_any_counter_never_locks_the_lamp_out(start, ahead, genuine):
+    w = ReplayWindow()
+    w.observe("L", start, F, 0)
+    w.observe("L", start + ahead, b"forged", 1)  # any counter ahead, with a valid MIC
+    verdicts = [w.observe("L", start + i, F, 2 + i) for i in range(1, genuine + 1)]
+    # every genuine frame is taken, except the one whose counter the forgery used (refused: different bytes)
+    assert all(v == NEW for i, v in enumerate(verdicts, 1) if i != ahead)

@@ -67,12 +67,15 @@ def command(config_path: Path | None, broker: str | None, database: Path | None)
 @click.option("--data-dir", default="/var/lib/mosquitto", show_default=True, help="mosquitto's persistence_location.")
 @click.option("--log-file", default="/var/log/mosquitto/mosquitto.log", show_default=True, help="'' = stderr.")
 @click.option("--pid-file", default="/run/mosquitto/mosquitto.pid", show_default=True, help="'' = none.")
+@click.option("--plugin", "plugin", default="", help="Path of mosquitto_dynamic_security.so on the broker "
+              "[default: found here, else Debian's].")
 @click.option("--run-as", hidden=True, help="mosquitto's `user` (tests running as root).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def broker_config_command(config_path, database, out, install_dir, make_ca, hosts, tls_cert, tls_key, ca_file,
-                          port, bind, plain_port, integrations, data_dir, log_file, pid_file, run_as, as_json):
-    """Write mosquitto's configuration, password file and ACL from the registry: each lamp reaches only its
-    own topics, the gateway and LoRaWAN integration users theirs, anonymous clients are refused, and the
+                          port, bind, plain_port, integrations, data_dir, log_file, pid_file, plugin, run_as,
+                          as_json):
+    """Write mosquitto's configuration and its logins (dynamic-security.json) from the registry: each lamp
+    reaches only its own topics, the gateway and LoRaWAN integration users theirs, anonymous clients are refused, and the
     listener is TLS. Re-run after adding lamps. Step by step: docs/operations.md, "mosquitto"."""
     import json
 
@@ -106,7 +109,7 @@ def broker_config_command(config_path, database, out, install_dir, make_ca, host
     finally:
         conn.close()
     out.mkdir(parents=True, exist_ok=True)
-    gateway_user = settings.mqtt_username or broker.kept_gateway_user(out / "gateway.username")
+    gateway_user = settings.mqtt_username or settings.client_id
     kept: list[Path] = []
     gateway_password = settings.mqtt_password
     if not gateway_password:
@@ -124,9 +127,10 @@ def broker_config_command(config_path, database, out, install_dir, make_ca, host
         listeners.append(broker.Listener(plain_port or 1883, "127.0.0.1"))
     files = broker.BrokerFiles(lamps, gateway_user, gateway_password, passwords, listeners,
                                install_dir=install_dir.resolve() if install_dir else None, data_dir=Path(data_dir),
-                               log_file=log_file, pid_file=pid_file, run_as=run_as, prefix=settings.topic_prefix)
+                               log_file=log_file, pid_file=pid_file, run_as=run_as, prefix=settings.topic_prefix,
+                               plugin=plugin)
     try:
-        written = broker.write(files, out, tls_files, use_tool=False)  # no passwords in mosquitto_passwd's argv
+        written = broker.write(files, out, tls_files)
     except (ValueError, OSError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
     report = {"out": str(out), "lamps": len(lamps), "gateway_user": gateway_user, "integrations": names,

@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emulate": ("emulator.cli", "Run emulated lamps on simulated sun, battery, LED and radio."),
     "gateway": ("gateway.cli", "Run the gateway service: ingest, store, detect, alert."),
     "broker-config": ("gateway.cli:broker_config_command",
-                      "mosquitto config, passwords and ACL from the registry: TLS, per-lamp logins."),
+                      "mosquitto config from the registry: TLS, a login and topics per lamp."),
     "lamps": ("gateway.cli_lamps", "Registry of lamps and kits: list, show, add, import, export (never keys)."),
     "status": ("gateway.cli_status", "Fleet health by site: lit, dimmed, dark, silent."),
     "alerts": ("gateway.cli_alerts", "Alerts: list, acknowledge, resolve, silence, audit trail."),

@@ -32,6 +32,7 @@ from typing import Any
 from telemetry import topics
 
 from gateway.broker import dynsec
+from gateway.link import acl
 
 TLS_PORT = 8883
 # Persistence: mosquitto writes its whole in-memory state (sessions, subscriptions, queued messages) every
@@ -96,8 +97,8 @@ def clients(files: BrokerFiles) -> dict[str, Any]:
         tree = INTEGRATION_TREES[name]
         users[name] = (password, dynsec.publish(tree) + dynsec.read(tree))
     for lamp_id, password in files.lamps.items():
-        users[lamp_id] = (password, dynsec.publish(topics.uplink(lamp_id, p)) + dynsec.publish(topics.status(lamp_id, p))
-                          + dynsec.read(topics.downlink(lamp_id, p), literal=True))
+        own = dynsec.publish(topics.uplink(lamp_id, p)) + dynsec.publish(topics.status(lamp_id, p))
+        users[lamp_id] = (password, own + dynsec.read(topics.downlink(lamp_id, p), literal=True))
     return dynsec.document(users)
 
 
@@ -137,6 +138,8 @@ def check(files: BrokerFiles) -> None:
             raise ValueError(f"unknown LoRaWAN integration {name!r}: chirpstack or tts")
     seen: set[str] = set()
     for name in [*files.lamps, files.gateway_user, *files.integrations]:
+        if not name or any(c in name for c in "+#/\n\r\0"):
+            raise ValueError(f"MQTT user name {name!r} may not contain + # / or control characters")
         if name in seen:
             raise ValueError(f"MQTT user name {name!r} is used twice (a lamp id, the gateway's mqtt_username or "
                              "an integration): rename one")
@@ -155,13 +158,11 @@ def write(files: BrokerFiles, out: Path, tls_files: dict[str, Path] | None = Non
     out.mkdir(parents=True, exist_ok=True)
     if files.install_dir is None:
         files.install_dir = out.resolve()
-    for name in [files.gateway_user, *files.lamps]:
-        if not name or any(c in name for c in "+#/\n\r\0"):
-            raise ValueError(f"MQTT user name {name!r} may not contain + # / or control characters")
     doc = out / "dynamic-security.json"
-    fd = os.open(doc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)  # the broker's group must read it
+    fd = os.open(doc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     with os.fdopen(fd, "w") as f:
         json.dump(clients(files), f, indent=1)
+    os.chmod(doc, 0o640)  # hashes only, but the broker's group alone needs them: chgrp mosquitto
     written = [out / "mosquitto.conf", doc]
     for role, name in (("cert", "server.crt"), ("key", "server.key"), ("ca", "ca.crt")):
         src = (tls_files or {}).get(role)
@@ -181,7 +182,7 @@ def kept_password(path: Path) -> str:
         text = path.read_text().strip()
         if text:
             return text
-    password = new_password()
+    password = acl.new_password()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")

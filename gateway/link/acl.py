@@ -12,9 +12,9 @@ publish silently (MQTT 3.1.1 has no way to refuse it) and, for a subscription to
 grants it but never delivers a message its read ACL denies (mosquitto 2.0.11, checked in the tests). The
 gateway's user reads and writes the whole prefix and the alerts subtree. Anonymous clients are refused.
 
-Generated deployments use gateway/broker/config.py (`lampfleet broker-config`): explicit per-user
-topics instead of `%u` patterns, so that the gateway and LoRaWAN integration users are not granted lamp
-patterns, and client ids bound to user names. `broker_config()` here is the tests' compact form.
+Deployments use gateway/broker/ (`lampfleet broker-config`): mosquitto's dynamic-security plugin, with
+each login's own topics and client id (dynsec.py says why). `broker_config()` here is the tests' compact
+form; the password helpers are shared.
 
 Password hashes are made by `mosquitto_passwd` when it is installed, else here in the same format
 (`$7$`: PBKDF2-SHA512, 101 iterations, 12-byte salt: mosquitto 2.0's own). Passwords never reach logs.

@@ -42,7 +42,7 @@ DEV_EUI = "70b3d57ed0000002"
 class Deployment:
     """A registry, `lampfleet broker-config --make-ca`, and mosquitto run on the files it wrote."""
 
-    def __init__(self, tmp_path: Path, lorawan: str = "chirpstack"):
+    def __init__(self, tmp_path: Path, lorawan: str = "chirpstack", plain_port: int = 0):
         self.tmp = tmp_path
         self.db = tmp_path / "gw.sqlite3"
         conn = db.connect(self.db)
@@ -58,13 +58,14 @@ class Deployment:
         args = ["--config", str(self.toml), "--out", str(self.out), "--make-ca", str(tmp_path / "ca"),
                 "--host", "127.0.0.1", "--host", "localhost", "--port", str(self.port),
                 "--data-dir", str(tmp_path / "data"), "--log-file", str(tmp_path / "mosquitto.log"),
-                "--pid-file", "", "--json", *(["--run-as", "root"] if os.geteuid() == 0 else [])]
+                "--pid-file", "", "--json", "--plain-port", str(plain_port),
+                *(["--run-as", "root"] if os.geteuid() == 0 else [])]
         result = CliRunner().invoke(broker_config_command, args, env={"LAMPFLEET_CONFIG": None})
         assert result.exit_code == 0, result.output
         self.report = json.loads(result.output)
         self.ca = self.out / "ca.crt"
         self.gateway_password = (self.out / "gateway.password").read_text().strip()
-        self.gateway_user = (self.out / "gateway.username").read_text().strip()
+        self.gateway_user = self.report["gateway_user"]
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Deployment":
@@ -98,8 +99,9 @@ def deployed(tmp_path):
 
 
 def client(d: Deployment, user=None, password=None, cid="", ca=None, clean=True, subscribe=None):
-    """A paho client over TLS; returns (client, result dict with rc, suback, and messages)."""
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid or f"t-{time.monotonic_ns()}",
+    """A paho client over TLS, its client id its login unless cid says otherwise; returns (client, result
+    dict with rc, suback, and messages)."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid or user or f"t-{time.monotonic_ns()}",
                     protocol=mqtt.MQTTv311, clean_session=clean)
     c.tls_set(ca_certs=str(ca or d.ca))
     if user:
@@ -149,26 +151,33 @@ def chirpstack_up(frame: bytes) -> bytes:
 def test_generated_files_say_what_they_allow(tmp_path):
     d = Deployment(tmp_path)
     conf = (d.out / "mosquitto.conf").read_text()
-    for line in ("allow_anonymous false", "use_username_as_clientid true", "persistence true",
-                 f"autosave_interval {broker_config.AUTOSAVE_S}", f"listener {d.port}", "tls_version tlsv1.2",
-                 f"password_file {d.out.resolve() / 'passwd'}"):
+    for line in ("allow_anonymous false", "persistence true", f"autosave_interval {broker_config.AUTOSAVE_S}",
+                 f"listener {d.port}", "tls_version tlsv1.2",
+                 f"plugin_opt_config_file {d.out.resolve() / 'dynamic-security.json'}"):
         assert line in conf.splitlines(), line
     assert "listener 1883" not in conf  # no plain listener unless asked, and then on loopback only
-    acl = (d.out / "acl").read_text()
-    assert "user LAMP-0001\ntopic write lampfleet/LAMP-0001/up\ntopic write lampfleet/LAMP-0001/status\n" \
-           "topic read lampfleet/LAMP-0001/down" in acl
-    assert "topic read application/+/device/+/event/up\ntopic write application/+/device/+/command/down" in acl
-    assert "user chirpstack\ntopic readwrite application/#" in acl and "pattern" not in acl
-    passwd = (d.out / "passwd").read_text()
-    assert lamp_password(KEY) not in passwd and d.gateway_password not in passwd  # hashes only
-    assert sorted(line.split(":")[0] for line in passwd.splitlines()) == \
-        ["LAMP-0001", "LAMP-0002", "chirpstack", d.gateway_user]
-    assert d.gateway_user.startswith("lampfleet-gateway-") and len(d.gateway_user) == len("lampfleet-gateway-") + 12
+    doc = json.loads((d.out / "dynamic-security.json").read_text())
+    assert doc["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": False,
+                                       "subscribe": False, "unsubscribe": True}
+    logins = {c["username"]: c for c in doc["clients"]}
+    assert sorted(logins) == ["LAMP-0001", "LAMP-0002", "chirpstack", "lampfleet-gateway"]
+    assert all(c["clientid"] == name for name, c in logins.items())  # client ids bound to logins
+    roles = {r["rolename"]: {(a["acltype"], a["topic"]) for a in r["acls"]} for r in doc["roles"]}
+    assert roles["LAMP-0001"] == {("publishClientSend", "lampfleet/LAMP-0001/up"),
+                                  ("publishClientSend", "lampfleet/LAMP-0001/status"),
+                                  ("subscribeLiteral", "lampfleet/LAMP-0001/down"),
+                                  ("publishClientReceive", "lampfleet/LAMP-0001/down")}
+    assert {("subscribePattern", "application/+/device/+/event/up"),
+            ("publishClientSend", "application/+/device/+/command/down")} <= roles["lampfleet-gateway"]
+    assert {t for _, t in roles["chirpstack"]} == {"application/#"}
+    text = (d.out / "dynamic-security.json").read_text()
+    assert lamp_password(KEY) not in text and d.gateway_password not in text  # hashes only
     assert oct((d.out / "gateway.password").stat().st_mode & 0o777) == "0o600"
+    assert oct((d.out / "dynamic-security.json").stat().st_mode & 0o777) == "0o640"
     # a second run (lamps added later) keeps every password and the CA
-    before = d.gateway_user, d.gateway_password, (d.out / "chirpstack.password").read_text(), d.ca.read_bytes()
+    before = d.gateway_password, (d.out / "chirpstack.password").read_text(), d.ca.read_bytes()
     Deployment.__init__(d, tmp_path)
-    assert before == (d.gateway_user, d.gateway_password, (d.out / "chirpstack.password").read_text(), d.ca.read_bytes())
+    assert before == (d.gateway_password, (d.out / "chirpstack.password").read_text(), d.ca.read_bytes())
 
 
 def test_certificates_from_elsewhere_and_no_certificates(tmp_path):
@@ -260,15 +269,17 @@ def test_each_user_reaches_only_its_own_topics(deployed):
                          (cs, "lampfleet/LAMP-0001/up")):
             c.publish(topic, b"forged", qos=1)
         l1.publish("lampfleet/LAMP-0001/up", b"mine", qos=1).wait_for_publish(5)
+        l1.publish("lampfleet/LAMP-0001/status", b"online", qos=1, retain=True).wait_for_publish(5)
         cs.publish(f"application/app-1/device/{DEV_EUI}/event/up", b"lorawan", qos=1).wait_for_publish(5)
         gw.publish("lampfleet/LAMP-0002/down", b"for lamp 2", qos=1).wait_for_publish(5)
         gw.publish(f"application/app-1/device/{DEV_EUI}/command/down", b"lorawan down", qos=1).wait_for_publish(5)
-        assert wait_for(lambda: len(rgw["messages"]) >= 2 and r2["messages"] and len(rcs["messages"]) >= 2)
+        assert wait_for(lambda: len(rgw["messages"]) >= 3 and r2["messages"] and len(rcs["messages"]) >= 2)
         time.sleep(0.5)
         heard = sorted(m for m in rgw["messages"] if not m[0].endswith("/down"))  # less its own downlink
-        assert heard == [(f"application/app-1/device/{DEV_EUI}/event/up", b"lorawan"), ("lampfleet/LAMP-0001/up", b"mine")]
+        assert heard == [(f"application/app-1/device/{DEV_EUI}/event/up", b"lorawan"),
+                         ("lampfleet/LAMP-0001/status", b"online"), ("lampfleet/LAMP-0001/up", b"mine")]
         assert r2["messages"] == [("lampfleet/LAMP-0002/down", b"for lamp 2")]
-        assert r1["messages"] == []  # granted LAMP-0002/down, but mosquitto withholds what its ACL denies
+        assert r1["suback"] == [0x80, 1] and r1["messages"] == []  # another lamp's downlinks: refused
         assert all(t.startswith("application/") for t, _ in rcs["messages"])  # lamp traffic never shown
     finally:
         for c in (gw, cs, l1, l2):
@@ -276,9 +287,9 @@ def test_each_user_reaches_only_its_own_topics(deployed):
 
 
 def test_nobody_can_take_over_the_gateways_session(deployed):
-    """Item 6: a stranger with the gateway's client id and a clean start used to wipe its queue. Now a
-    client id is its user name: credentials of another user (a lamp) cannot name the gateway's session, an
-    anonymous client is refused, and the gateway's id is not the guessable default."""
+    """Item 6: a stranger with the gateway's client id and a clean start used to wipe its queue. Now each
+    client id is bound to its login: anonymous clients and other logins (a lamp) naming the gateway's id
+    are refused before its session is touched."""
     def gateway_session():
         return client(deployed, deployed.gateway_user, deployed.gateway_password, cid=deployed.gateway_user,
                       clean=False, subscribe=[("lampfleet/+/up", 1)])
@@ -289,10 +300,9 @@ def test_nobody_can_take_over_the_gateways_session(deployed):
     for i in range(20):
         l1.publish("lampfleet/LAMP-0001/up", b"%d" % i, qos=1).wait_for_publish(5)
     close(l1)
-    for user, password, cid in (("LAMP-0002", lamp_password(KEY2), deployed.gateway_user),
-                                (None, None, "lampfleet-gateway"), ("LAMP-0002", "guess", deployed.gateway_user)):
-        c, res = client(deployed, user, password, cid=cid, clean=True)
-        assert res["rc"].is_failure == (password != lamp_password(KEY2))
+    for user, password in (("LAMP-0002", lamp_password(KEY2)), (None, None), ("LAMP-0002", "guess")):
+        c, res = client(deployed, user, password, cid=deployed.gateway_user, clean=True)
+        assert res["rc"].is_failure, user
         close(c)
     gw, res = gateway_session()
     try:
@@ -301,7 +311,6 @@ def test_nobody_can_take_over_the_gateways_session(deployed):
     finally:
         close(gw)
     log = (deployed.tmp / "mosquitto.log").read_text()
-    assert "as LAMP-0002 (p2, c1" in log  # the lamp got its own id, not the gateway's
     # and the broker listens on the TLS port only: no default listener opened behind our back
     assert set(re.findall(r"listen socket on port (\d+)", log)) == {str(deployed.port)}
 

@@ -18,7 +18,9 @@ from gateway.link.acl import lamp_password
 from gateway.tests.conftest import KEY, T0, Lamp1
 from gateway.tests.receivers import wait_for
 from gateway.tests.test_broker_config import KEY2, Deployment, client, close
+from firmware.link.tests.test_mqtt_on_micropython import decoded_fcnts, start_lamp
 from lampfleet import devlibs
+from lampfleet.broker import free_port
 from tools.errors import ToolError
 from tools.provision import Provisioning, build_config, redacted
 
@@ -87,3 +89,26 @@ def test_mqtt_section_defaults_to_tls_and_needs_the_ca(tmp_path):
     again, _ = build_config(Provisioning("LAMP-0001", new_key=True), cfg)
     assert again["mqtt"]["server"] == "10.0.0.2" and again["mqtt"]["password"] == \
         lamp_password(bytes.fromhex(again["key_hex"])) != cfg["mqtt"]["password"]
+
+
+def test_firmware_mqtt_transport_under_the_generated_logins(tmp_path):
+    """The firmware's own MqttTransport (birth, last will, downlink subscription, persistent session) on
+    MicroPython, through the loopback plain listener (`--plain-port`) with its derived password."""
+    plain = free_port()
+    d = Deployment(tmp_path, lorawan="", plain_port=plain).start()
+    gw, res = client(d, d.gateway_user, d.gateway_password, subscribe=[("lampfleet/#", 1)])
+    work = tmp_path / "lamp"
+    work.mkdir()
+    proc, _lines = start_lamp(plain, work, 5, 20, ("LAMP-0001", lamp_password(KEY)))
+    try:
+        frames = lambda: [m for t, m in res["messages"] if t == "lampfleet/LAMP-0001/up"]  # noqa: E731
+        assert wait_for(lambda: len(frames()) == 5, 20), proc.stderr.read() if proc.poll() is not None else res
+        assert decoded_fcnts(frames()) == list(range(5))
+        assert ("lampfleet/LAMP-0001/status", b"online") in res["messages"]
+        proc.wait(20)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        close(gw)
+        d.stop()

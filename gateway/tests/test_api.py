@@ -170,7 +170,7 @@ def test_api_refuses_to_listen_beyond_loopback(tmp_path):
 
 
 def test_token_command_prints_once_lists_and_revokes(tmp_path):
-    from gateway.cli_api_token import command
+    from gateway.cli.api_token import command
 
     dbpath = str(tmp_path / "gw.sqlite3")
     made = CliRunner().invoke(command, ["add", "dashboard", "--db", dbpath, "--json"])

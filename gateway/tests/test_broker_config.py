@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from gateway import db
 from gateway.broker import config as broker_config
 from gateway.broker.tls import make_ca
-from gateway.cli import broker_config_command
+from gateway.cli.service import broker_config_command
 from gateway.keystore import KeyStore
 from gateway.link.acl import lamp_password
 from gateway.registry import Lamp, Registry

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from gateway import cli_lamps
+from gateway.cli import lamps as cli_lamps
 
 
 def test_binary_csv_and_empty_key_folder_are_refused_plainly(tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from gateway import cli_lamps, db
+from gateway import db
+from gateway.cli import lamps as cli_lamps
 from gateway.keystore import KeyStore
 from gateway.registry import Registry
 from tools import cli

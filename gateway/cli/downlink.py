@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli_common import common_options, emit, open_db, settings_from
+from gateway.cli.common import common_options, emit, open_db, settings_from
 
 
 def _setting(text: str) -> tuple[str, int]:

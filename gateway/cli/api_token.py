@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from gateway.apitokens import ApiTokens, TokenError
-from gateway.cli_common import common_options, emit, fmt_time, open_db, settings_from
+from gateway.cli.common import common_options, emit, fmt_time, open_db, settings_from
 
 
 @click.group("api-token")

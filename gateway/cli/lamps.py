@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gateway import fleet
-from gateway.cli_common import common_options, console, emit, fmt_time, open_db, settings_from
+from gateway.cli.common import common_options, console, emit, fmt_time, open_db, settings_from
 from gateway.keystore import KeyStore, KeyStoreError
 from gateway.registry import KINDS, Lamp, Registry, RegistryError, new_key
 from gateway.registry_csv import export_csv, import_csv

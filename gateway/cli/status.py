@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from gateway import fleet
-from gateway.cli_common import common_options, console, emit, fmt_time, open_db, settings_from
+from gateway.cli.common import common_options, console, emit, fmt_time, open_db, settings_from
 
 _COLUMNS = ("lit", "dimmed", "dark", "day", "off", "silent", "never_heard")
 

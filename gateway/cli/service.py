@@ -81,7 +81,7 @@ def broker_config_command(config_path, database, out, install_dir, make_ca, host
 
     from gateway.broker import config as broker
     from gateway.broker.tls import make_ca as new_ca
-    from gateway.cli_common import open_db, settings_from
+    from gateway.cli.common import open_db, settings_from
     from gateway.keystore import KeyStore, KeyStoreError
     from gateway.link.acl import lamp_password
     from gateway.registry import Registry

@@ -12,7 +12,7 @@ import click
 
 from gateway import faults, fleet
 from gateway.alerts import AlertError, Alerts
-from gateway.cli_common import common_options, console, emit, fmt_time, open_db, parse_when, settings_from
+from gateway.cli.common import common_options, console, emit, fmt_time, open_db, parse_when, settings_from
 from gateway.recurrence import RecurrenceError, parse as parse_every
 from gateway.silences import FOREVER, SilenceError, Silences, parse_matcher
 

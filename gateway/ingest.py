@@ -54,7 +54,9 @@ class Ingest:
         self.rejects[reason] += 1
         n = self.rejects[reason]
         if n <= LOG_FIRST or n % 1000 == 0:
-            log.warning("rejected frame on %s: %s%s (%d so far)", topic, reason, f" ({detail})" if detail else "", n)
+            # %.100r: topics and details are the sender's text; escaped (a newline cannot forge a log line), cut short
+            log.warning("rejected frame on %.100r: %s%s (%d so far)", topic, reason,
+                        " (%.100r)" % detail if detail else "", n)
 
     def _lamp_id(self, topic: str) -> str | None:
         lamp_id = self._topics.get(topic)

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+import traceback
 from collections import Counter, deque
 
 import paho.mqtt.client as mqtt
@@ -25,7 +26,7 @@ from telemetry import topics
 from gateway import db, influx
 from gateway.alerts import Alerts
 from gateway.detect import Detector, Finding
-from gateway.ingest import Ingest
+from gateway.ingest import LOG_FIRST, Ingest
 from gateway.link.replay import DUPLICATE, NEW, SUSPICIOUS
 from gateway.keystore import KeyStore
 from gateway.notify import Dispatcher
@@ -361,11 +362,15 @@ class GatewayService:
         rx = meta.rx_time
         with self._gw_lock:
             gw = self.gateway
-            lamp = gw.ingest.lamp_for_frame(frame, "serial bridge")
-            if lamp is None:
+            try:
+                lamp = gw.ingest.lamp_for_frame(frame, "serial bridge")
+                if lamp is None:
+                    return None
+                verdict, reply = gw.answer_lamp(lamp, frame, None if self.settings.clock == "device" else rx,
+                                                where="serial bridge")
+            except Exception as e:  # noqa: BLE001 - contained as in _drain_batch: counted, no answer
+                self._contained(e, "serial bridge")
                 return None
-            verdict, reply = gw.answer_lamp(lamp, frame, None if self.settings.clock == "device" else rx,
-                                            where="serial bridge")
             gw.flush(tick=False)
             if verdict in (NEW, DUPLICATE):
                 gw.radio_meta[lamp.lamp_id] = {"via": meta.bridge, "rssi": meta.rssi, "snr": meta.snr,
@@ -486,13 +491,25 @@ class GatewayService:
                 except queue.Empty:
                     break
         handle = gw.handle
+        device_clock = self.settings.clock == "device"
         with self._gw_lock:  # serial bridges answer from their own threads (_on_bridge_uplink)
-            if self.settings.clock == "device":
-                for topic, payload, _rx, _mid, _qos, _g in batch:
-                    handle(topic, payload, None)
-            else:
-                for topic, payload, rx_s, _mid, _qos, _g in batch:
-                    handle(topic, payload, rx_s)
+            for topic, payload, rx_s, _mid, _qos, _g in batch:
+                try:
+                    handle(topic, payload, None if device_clock else rx_s)
+                except Exception as e:  # noqa: BLE001 - one message must never stop the service (docs/link.md)
+                    self._contained(e, topic)
             gw.flush(tick=False)
-        self._ack(batch)
+        self._ack(batch)  # poison messages too: acknowledged, so that the broker does not deliver them again
         return len(batch)
+
+    def _contained(self, e: Exception, where: str) -> None:
+        """A message whose handling raised: counted as `internal_error` (the rejects table), logged rate-limited
+        with the exception's type and the code line it came from, never its text (it may quote the input)."""
+        rejects = self.gateway.ingest.rejects
+        rejects["internal_error"] += 1
+        n = rejects["internal_error"]
+        if n <= LOG_FIRST or n % 1000 == 0:
+            tb = traceback.extract_tb(e.__traceback__)
+            at = f"{tb[-1].filename}:{tb[-1].lineno}" if tb else "?"
+            log.error("message on %.100r dropped: %s at %s while handling it (%d so far); please report it",
+                      where, type(e).__name__, at, n)

@@ -261,11 +261,15 @@ def load(path: Path | str | None = None, env: dict[str, str] | None = None) -> S
     raw: dict = {}
     if path is not None:
         try:
-            raw = tomllib.loads(Path(path).read_text())
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SettingsError(f"config file {path} not found") from None
         except tomllib.TOMLDecodeError as e:
             raise SettingsError(f"config file {path}: {e}") from None
+        except UnicodeDecodeError as e:
+            raise SettingsError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+        except OSError as e:  # a directory, no permission
+            raise SettingsError(f"config file {path}: cannot read it ({e.strerror})") from None
     unknown = set(raw) - {"gateway", *_SECTIONS, "crews"}
     if unknown:
         raise SettingsError(f"unknown section [{sorted(unknown)[0]}] (known: gateway, {', '.join(_SECTIONS)}, crews)")

@@ -21,6 +21,7 @@ import logging
 import struct
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,6 +37,8 @@ HELLO_BODY = struct.Struct("<BIIIII")
 TX_STATUS = {0: "sent", 1: "duty_cycle", 2: "radio_error", 3: "refused"}
 MAX_MESSAGE = 300
 DOWNLINK_KHZ = 869525
+MAX_LOGS = 200  # the bridge's latest log lines kept (a chatty or broken bridge must not grow memory)
+LOG_FIRST = 20  # handler failures logged; then every 1000th (all are counted in stats["handler_errors"])
 
 
 def crc16(data: bytes) -> int:
@@ -130,10 +133,10 @@ class SerialBridge:
         self.clock = clock
         self.deframer = Deframer()
         self.stats: dict[str, int] = {"frames": 0, "radio_crc_errors": 0, "opens": 0, "unplugged": 0,
-                                      "downlinks": 0, "hello": 0}
+                                      "downlinks": 0, "hello": 0, "handler_errors": 0}
         self.tx_status: dict[str, int] = {}  # TX_DONE outcomes: sent, duty_cycle, radio_error, refused
         self.hello: dict[str, int] | None = None
-        self.logs: list[str] = []
+        self.logs: deque[str] = deque(maxlen=MAX_LOGS)
         self._ser: serial.Serial | None = None
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
@@ -186,7 +189,7 @@ class SerialBridge:
                     data = self._ser.read(512)
                     if data:
                         for mtype, body in self.deframer.feed(data):
-                            self._handle(mtype, body)
+                            self._handle_contained(mtype, body)
             except (OSError, serial.SerialException) as e:
                 self.stats["unplugged"] += 1
                 log.warning("bridge %s lost (%s); reopening", self.port, e)
@@ -216,6 +219,18 @@ class SerialBridge:
             self.stats["downlinks"] += 1
         return ok
 
+    def _handle_contained(self, mtype: int, body: bytes) -> None:
+        """`_handle`, but nothing a message or the uplink handler raises stops the reader thread: counted in
+        stats["handler_errors"], logged rate-limited by type only (its text may quote the radio's bytes)."""
+        try:
+            self._handle(mtype, body)
+        except Exception as e:  # noqa: BLE001 - one bad packet must not end the bridge
+            self.stats["handler_errors"] += 1
+            n = self.stats["handler_errors"]
+            if n <= LOG_FIRST or n % 1000 == 0:
+                log.error("bridge %s: %s while handling a message of type %#04x (%d so far)", self.port,
+                          type(e).__name__, mtype, n)
+
     def _handle(self, mtype: int, body: bytes) -> None:
         if mtype == RX and len(body) > RX_HEAD.size:
             age_ms, rssi, snr_q, freq, sf, flags = RX_HEAD.unpack(body[:RX_HEAD.size])
@@ -224,11 +239,7 @@ class SerialBridge:
                 return
             self.stats["frames"] += 1
             meta = RxMeta(self.port, self.clock() - age_ms / 1000, rssi, snr_q / 4, freq, sf)
-            try:
-                reply = self.on_uplink(bytes(body[RX_HEAD.size:]), meta)
-            except Exception:  # noqa: BLE001 - a bad frame must not stop the reader
-                log.exception("uplink handler failed")
-                reply = None
+            reply = self.on_uplink(bytes(body[RX_HEAD.size:]), meta)  # a failure: _handle_contained
             if reply:
                 self.transmit(reply, sf)
         elif mtype == TX_DONE and len(body) == TX_DONE_BODY.size:
@@ -240,6 +251,8 @@ class SerialBridge:
             self.hello = dict(zip(keys, HELLO_BODY.unpack(body)))
             self.stats["hello"] += 1
         elif mtype == LOG:
-            self.logs.append(body.decode("utf-8", "replace"))
+            line = body.decode("utf-8", "replace")
+            self.logs.append(line)
+            log.debug("bridge %s says %.200r", self.port, line)  # escaped: the radio side is not trusted
         else:
             self.deframer.errors += 1

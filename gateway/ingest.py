@@ -22,7 +22,7 @@ log = logging.getLogger("lampfleet.gateway.ingest")
 
 # Rejections decided here, in addition to telemetry.errors.REASONS.
 GATEWAY_REASONS = ("topic", "unknown_device", "wrong_device", "stale", "replay", "duplicate", "suspicious",
-                   "throttled")
+                   "throttled", "internal_error")
 CLOCK_SET_S = 1_577_836_800  # 2020-01-01: device times before this come from an unset clock
 # Lamp IDs never carry secrets, but a flood of junk must not flood the log: after this many rejections
 # per reason, only every 1000th is logged (all are counted).
@@ -82,14 +82,18 @@ class Ingest:
         return cached[1]
 
     def process(self, topic: str, payload: bytes, rx_s: float) -> tuple[Lamp, dict] | None:
+        lamp = self.lamp_for_topic(topic)
+        return None if lamp is None else self.verify(lamp, payload, rx_s, topic)
+
+    def lamp_for_topic(self, topic: str) -> Lamp | None:
+        """The registered lamp an MQTT uplink topic names (refusals counted)."""
         lamp_id = self._lamp_id(topic)
         if lamp_id is None:
             return None
         lamp = self.registry.by_id(lamp_id)
         if lamp is None:
             self._reject("unknown_device", topic, lamp_id)
-            return None
-        return self.verify(lamp, payload, rx_s, topic)
+        return lamp
 
     def lamp_for_frame(self, payload: bytes, where: str) -> Lamp | None:
         """The lamp a radio frame claims to come from (clear header's DevAddr), for paths without a topic."""

@@ -42,6 +42,9 @@ TICK_EVERY_S = 1.0
 DEVICE_DETECT_EVERY_S = 300  # device clock: time rules every 5 device minutes, whatever the wall clock
 CLOCK_SET_S = 1_577_836_800  # 2020-01-01: device times before this come from an unset clock
 RADIO_TOPIC = "@radio"  # inbox entries from a serial bridge: the lamp is found by the frame's DevAddr
+# Verdicts that get an answer. A held (suspicious) frame too: a lamp that really jumped would otherwise resend
+# it forever instead of sending the next frame that confirms it.
+ANSWERED = (NEW, DUPLICATE, SUSPICIOUS)
 LORAWAN_TOPICS = {"chirpstack": "application/+/device/+/event/up", "tts": "v3/+/devices/+/up"}
 
 
@@ -94,6 +97,7 @@ class Gateway:
         self.downlinks = DownlinkQueue(self.conn, time_source=self.now_s if self._device_clock else None)
         self.dlacks: Counter[str] = Counter()  # dlacks accepted, by result ("unmatched": named nothing open)
         self._publish = publish
+        self._mqtt_answers: dict[str, tuple[Lamp, int]] = {}  # lamp id -> (lamp, fcnt16) to acknowledge
         self._downlinks_waiting: set[str] = set()  # lamps with pending downlinks, refreshed by tick()
         self._refresh_downlinks()
         self.radio_meta: dict[str, dict] = {}  # lamp id -> RSSI/SNR/receive time of its latest radio uplink
@@ -118,11 +122,20 @@ class Gateway:
 
     def handle(self, topic: str, payload: bytes, rx_s: float | None = None) -> None:
         rx = self._rx_s(rx_s)
-        over_mqtt = topic.startswith(self._up_prefix)
-        result = self.ingest.process(topic, payload, rx) if over_mqtt else self._radio(topic, payload, rx)
-        if result is None:
+        if not topic.startswith(self._up_prefix):
+            result = self._radio(topic, payload, rx)
+            if result is not None:
+                self._accept(*result)
             return
-        self._accept(*result, answer=over_mqtt)
+        lamp = self.ingest.lamp_for_topic(topic)
+        if lamp is None:
+            return
+        verdict, frame = self.ingest.check(lamp, payload, rx, topic)
+        if frame is not None:
+            self._accept(lamp, frame)
+        if verdict in ANSWERED and self._publish is not None:
+            # Answered once the batch is committed (flush): the lamp forgets the frame on this answer only.
+            self._mqtt_answers[lamp.lamp_id] = (lamp, payload[4] | payload[5] << 8)
 
     def answer(self, frame: bytes, rx_s: float | None, ack: bool = True,
                where: str = "radio") -> tuple[str, bytes | None]:
@@ -142,10 +155,8 @@ class Gateway:
         """`answer` for a frame whose lamp is already known (lamp_for_frame)."""
         verdict, decoded = self.ingest.check(lamp, frame, self._rx_s(rx_s), where)
         if decoded is not None:
-            self._accept(lamp, decoded, answer=False)
-        # A held (suspicious) frame is acknowledged too: a LoRa lamp that really jumped would otherwise
-        # resend it forever instead of sending the next frame that confirms it.
-        if verdict not in (NEW, DUPLICATE, SUSPICIOUS):
+            self._accept(lamp, decoded)
+        if verdict not in ANSWERED:
             return verdict, None
         ack16 = frame[4] | frame[5] << 8 if ack else None
         return verdict, self.downlinks.reply(lamp.lamp_id, lamp.devaddr, lamp.key, ack_fcnt16=ack16)
@@ -180,26 +191,23 @@ class Gateway:
                                              up.freq_hz // 1000 if up.freq_hz else None}
         return result
 
-    def _accept(self, lamp: Lamp, frame: dict, answer: bool = True) -> None:
-        """A new authentic frame: stored and judged, or for a dlack its downlink closed. `answer`: the
-        frame came over MQTT, so a waiting downlink goes out on the lamp's down topic now. A frame the store
+    def _accept(self, lamp: Lamp, frame: dict) -> None:
+        """A new authentic frame: stored and judged, or for a dlack its downlink closed. A frame the store
         holds already is neither judged nor (a dlack) allowed to close a downlink again."""
         known_new = not self.ingest.maybe_stored
         released = self.ingest.released
         if released:  # a counter jump confirmed by this frame: the frame held before it comes first
             self.ingest.released = []
             for held_lamp, held in released:
-                self._accept_one(held_lamp, held, False, True)
-        self._accept_one(lamp, frame, answer, known_new)
+                self._accept_one(held_lamp, held, True)
+        self._accept_one(lamp, frame, known_new)
 
-    def _accept_one(self, lamp: Lamp, frame: dict, answer: bool, known_new: bool) -> None:
+    def _accept_one(self, lamp: Lamp, frame: dict, known_new: bool) -> None:
         if frame["type"] == "dlack":
             if not known_new:  # restored without a bitmap: it may have closed its downlink before the restart
                 self.store.progress(lamp)
                 return
             self._dlack(lamp, frame)
-            if answer and lamp.lamp_id in self._downlinks_waiting:
-                self._send_downlink(lamp)
             return
         t = frame["time_s"]
         if lamp.last_seen_s is None or t > lamp.last_seen_s:
@@ -209,8 +217,6 @@ class Gateway:
         if not self.store.add(lamp, frame, time.time(), known_new):
             self.store.progress(lamp)
             return
-        if answer and lamp.lamp_id in self._downlinks_waiting:
-            self._send_downlink(lamp)
         for finding in self.detector.observe_frame(lamp, frame, self.now_s()):
             self._alert(lamp, finding)
         if self._device_clock and t >= self._next_detect_s:
@@ -234,13 +240,19 @@ class Gateway:
         self._downlinks_waiting = {r[0] for r in self.conn.execute(
             "SELECT DISTINCT lamp_id FROM downlinks WHERE state='pending'")}
 
-    def _send_downlink(self, lamp: Lamp) -> None:
-        """After an uplink from a lamp with something queued: the next downlink on lampfleet/<id>/down."""
-        if self._publish is None:
+    def _send_mqtt_answers(self) -> None:
+        """After the commit: each lamp whose MQTT uplinks were in the batch gets the acknowledgement of its
+        latest one on lampfleet/<id>/down (a lamp has one frame in flight), carrying its oldest queued
+        config or command if any. Only now may the lamp forget the frame: it is in the database."""
+        if not self._mqtt_answers:
             return
-        frame = self.downlinks.reply(lamp.lamp_id, lamp.devaddr, lamp.key)
-        if frame is not None:
-            self._publish(topics.downlink(lamp.lamp_id, self.settings.topic_prefix), frame)
+        answers = list(self._mqtt_answers.values())
+        self._mqtt_answers.clear()
+        frames = self.downlinks.replies([(lamp.lamp_id, lamp.devaddr, lamp.key, ack16) for lamp, ack16 in answers])
+        prefix = self.settings.topic_prefix
+        for (lamp, _ack16), frame in zip(answers, frames):
+            if frame is not None:
+                self._publish(topics.downlink(lamp.lamp_id, prefix), frame)  # type: ignore[misc]
 
     def _alert(self, lamp: Lamp, finding: Finding) -> None:
         alert = self.alerts.apply(lamp, finding, self.now_s())
@@ -253,6 +265,7 @@ class Gateway:
             self._alert(lamp, finding)
         self.store.flush()
         self._save_rejects()
+        self._send_mqtt_answers()
         if tick:
             self.tick()
 
@@ -260,7 +273,10 @@ class Gateway:
         """Add the rejections counted since the last flush to the `rejects` table (totals per reason,
         kept across restarts for `lampfleet status` and operators)."""
         saved = self._rejects_saved
-        deltas = [(reason, n - saved.get(reason, 0)) for reason, n in self.ingest.rejects.items()
+        counts = dict(self.ingest.rejects)
+        if self.lorawan is not None:  # the integration's own refusals, before any frame: "lorawan_json", ...
+            counts.update((f"lorawan_{reason}", n) for reason, n in self.lorawan.rejects.items())
+        deltas = [(reason, n - saved.get(reason, 0)) for reason, n in counts.items()
                   if n != saved.get(reason, 0)]
         if not deltas:
             return
@@ -268,7 +284,7 @@ class Gateway:
             self.conn.executemany(
                 "INSERT INTO rejects (reason, count) VALUES (?, ?) "
                 "ON CONFLICT(reason) DO UPDATE SET count = count + excluded.count", deltas)
-        saved.update(self.ingest.rejects)
+        saved.update(counts)
 
     def tick(self, now_s: int | None = None) -> None:
         """Time-driven work: silence and daily rules, manual actions, notifications, retention."""

@@ -8,10 +8,14 @@ replay-checked here; configs and commands go up to the application, which answer
         result = app.apply(dl)                 # "applied" | "invalid" | "unsupported" | "failed"
         link.acknowledge(dl, result, now_ms)
 
-Delivery: MQTT confirms each frame with the broker's PUBACK. LoRa learns it from the gateway's answer in
-the receive window after the uplink (ack_fcnt16 = the frame's counter); without one the frame stays at
-the head and is tried again after a backoff (30 s doubling to an hour, always within duty cycle and
-budget), so a dead gateway costs a probe an hour, not a frame per status interval.
+Delivery is end to end on every link: a frame leaves the flash queue only when the gateway says it is
+stored, with a downlink whose ack_fcnt16 is the frame's counter (in LoRa's receive window after the
+uplink; over MQTT on the lamp's down topic after the gateway committed its batch). A broker's PUBACK is
+not enough: a broker that dies before it saved its queue would lose what it had acknowledged. Without an
+answer the frame stays at the head and is tried again after a backoff (30 s doubling to an hour, always
+within duty cycle and budget), so a dead gateway costs a probe an hour, not a frame per status interval.
+An answer that arrives late (a gateway back from an outage answers the copies the broker kept for it)
+still delivers the head frame when it names it, and the queue drains at once.
 The frames are wire format v1 (telemetry/codec.py, telemetry/downlink.py); the replay guard is the lamp's.
 """
 from telemetry.codec import as_key, encode, reconstruct_fcnt
@@ -79,6 +83,7 @@ class Link:
         self._retry_at = None
         self._backoff_ms = retry_min_ms
         self._waiting_for_link = False
+        self._unanswered = None  # (seq, fcnt16) of the head frame sent without an answer yet
         self.last_delivery_ms = None
         self.downlink_pending = False
         self.stats = {"sent": 0, "delivered": 0, "unacked": 0, "submit_errors": 0, "downlinks": 0,
@@ -133,9 +138,11 @@ class Link:
             self._waiting_for_link = False
             self._retry_at = None
         out = []
+        late = self._downlinks(self.transport.poll(), out)
+        if self._unanswered is not None and self._unanswered[1] in late:
+            self._delivered(self._unanswered[0], now_ms)
         if self._retry_at is None or now_ms >= self._retry_at:
             self._drain(now_ms, out)
-        self._downlinks(self.transport.poll(), None, out)
         return out
 
     def _drain(self, now_ms, out):
@@ -156,20 +163,21 @@ class Link:
             self.stats["sent"] += 1
             if self.budget is not None:
                 self.budget.spend(self.transport.airtime_us(len(frame)), now_ms)
-            if self.transport.confirms:
-                delivered = True
-            else:
-                acked = self._downlinks(self.transport.poll(), frame, out)
-                delivered = acked
-            if not delivered:
+            fcnt16 = frame[4] | (frame[5] << 8)
+            if not self.transport.confirms and fcnt16 not in self._downlinks(self.transport.poll(), out):
                 self.stats["unacked"] += 1
+                self._unanswered = (seq, fcnt16)
                 self._back_off(now_ms)
                 return
-            self.queue.ack(seq)
-            self.stats["delivered"] += 1
-            self.last_delivery_ms = now_ms
-            self._retry_at = None
-            self._backoff_ms = self.retry_min_ms
+            self._delivered(seq, now_ms)
+
+    def _delivered(self, seq, now_ms):
+        self.queue.ack(seq)
+        self._unanswered = None
+        self.stats["delivered"] += 1
+        self.last_delivery_ms = now_ms
+        self._retry_at = None
+        self._backoff_ms = self.retry_min_ms
 
     def _back_off(self, now_ms):
         self._retry_at = now_ms + self._backoff_ms
@@ -177,9 +185,9 @@ class Link:
 
     # ------------------------------------------------------------------ downlink
 
-    def _downlinks(self, frames, sent_frame, out):
-        """Open each downlink; return True when one acknowledges sent_frame."""
-        acked = False
+    def _downlinks(self, frames, out):
+        """Open each downlink; return the uplink counters (16 bits) they acknowledge."""
+        acked = []
         for frame in frames:
             try:
                 dl = self.guard.open(frame)
@@ -189,9 +197,8 @@ class Link:
                 continue
             self.stats["downlinks"] += 1
             self.downlink_pending = dl["pending"]
-            if (sent_frame is not None and dl["ack_fcnt16"] is not None
-                    and dl["ack_fcnt16"] == sent_frame[4] | (sent_frame[5] << 8)):
-                acked = True
+            if dl["ack_fcnt16"] is not None:
+                acked.append(dl["ack_fcnt16"])
             if dl["type"] != "ack":
                 if dl.get("seen") and dl["dl_id"] in self._results:
                     self._enqueue_dlack(dl["dl_id"], self._results[dl["dl_id"]])

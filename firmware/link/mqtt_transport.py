@@ -1,9 +1,16 @@
 """MQTT transport over WiFi or cellular with `umqtt.simple2` (PyPI micropython-umqtt.simple2, fetched by
 `lampfleet/devlibs.py`, installed on the device by the flash tool; never copied into this repository).
 
-    lampfleet/<id>/up       frames, QoS 1: send() returns True only once the broker's PUBACK is in
+    lampfleet/<id>/up       frames, QoS 1: send() returns True once the broker's PUBACK is in and the
+                            gateway's answer came back (or answer_timeout_ms passed without it)
     lampfleet/<id>/down     downlinks, QoS 1, subscribed with a persistent session (clean_session False)
-                            so that the broker keeps them while the lamp is away
+                            so that the broker keeps them while the lamp is away; among them the
+                            gateway's acknowledgement of each stored frame (ack_fcnt16)
+
+Delivery is end to end (`confirms` False): the link forgets a frame only when the gateway's answer names
+it, never on the PUBACK alone, because a broker killed before its next autosave loses what it had
+acknowledged. send() waits a little for that answer so that a healthy gateway (which answers within a
+batch, milliseconds) costs no backoff; a late answer is still taken by the link (firmware/link/link.py).
     lampfleet/<id>/status   "online" (birth, retained) after each connect; "offline" is the last will
 
 umqtt.simple2 over umqtt.robust: robust retries forever inside publish(), which would starve the lamp's
@@ -38,16 +45,18 @@ def _simple2_client(**kw):
 
 
 class MqttTransport:
-    confirms = True
+    confirms = False
 
     def __init__(self, lamp_id, server, port=1883, user=None, password=None, keepalive=60, ssl=False,
-                 ssl_params=None, prefix=topics.PREFIX, client_factory=_simple2_client, puback_timeout_ms=5000):
+                 ssl_params=None, prefix=topics.PREFIX, client_factory=_simple2_client, puback_timeout_ms=5000,
+                 answer_timeout_ms=3000):
         self.lamp_id = lamp_id
         self.up_topic = topics.uplink(lamp_id, prefix).encode()
         self.down_topic = topics.downlink(lamp_id, prefix).encode()
         self.status_topic = topics.status(lamp_id, prefix).encode()
         self.keepalive = keepalive
         self.puback_timeout_ms = puback_timeout_ms
+        self.answer_timeout_ms = answer_timeout_ms
         self._kw = {"client_id": lamp_id.encode(), "server": server, "port": port, "user": user,
                     "password": password, "keepalive": keepalive, "ssl": ssl, "ssl_params": ssl_params,
                     "socket_timeout": 2, "message_timeout": max(1, puback_timeout_ms // 1000)}
@@ -165,7 +174,18 @@ class MqttTransport:
             self.stats["puback_timeouts"] += 1
             self._drop("message %d not acknowledged" % pid)
             return False
+        self._await_answer()
         return True
+
+    def _await_answer(self):
+        """Pump until a downlink arrives (the gateway's answer), at most answer_timeout_ms."""
+        waiting = len(self._rx)
+        start = ticks_ms()
+        try:
+            while len(self._rx) == waiting and ticks_diff(ticks_ms(), start) < self.answer_timeout_ms:
+                self._client.check_msg()
+        except Exception as e:  # noqa: BLE001
+            self._drop(repr(e))
 
     def poll(self):
         if self._client is not None:

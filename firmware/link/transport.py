@@ -2,12 +2,12 @@
 
     connected() -> bool            can send() be tried now? (LoRa: always; MQTT: a live session)
     send(frame, now_ms) -> bool    put one frame on the link. True means it left the lamp, and when
-                                   `confirms` is True also that the far end took charge of it (MQTT PUBACK
-                                   from the broker); False: not sent, keep it queued.
+                                   `confirms` is True also that the far end took charge of it (the
+                                   emulator's board bus); False: not sent, keep it queued.
     poll() -> list of bytes        downlink frames received since the last call (LoRa: in the receive
                                    window that follows each uplink; MQTT: on lampfleet/<id>/down)
     confirms                       True when send()'s True is a delivery receipt; False when delivery is
-                                   learnt from an acknowledging downlink (LoRa)
+                                   learnt from the gateway's acknowledging downlink (LoRa, MQTT)
     airtime_us(n) -> int           time on air of an n-byte frame (0 for MQTT)
     wait_ms(n, now_ms) -> int      how long before an n-byte frame may be sent (EU868 duty cycle; 0 for MQTT)
     service(now_ms)                keep-alive and reconnection; called every loop, never blocks for long

@@ -12,6 +12,7 @@ on every path and calls `acknowledged` (gateway/service.py).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -64,6 +65,7 @@ class DownlinkQueue:
         self.resend_after_s = resend_after_s
         self.clock = clock
         self.time_source = time_source or clock
+        self._in_replies = False  # replies() holds one transaction around every reply
 
     # ------------------------------------------------------------------ queueing
 
@@ -117,7 +119,7 @@ class DownlinkQueue:
     def reply(self, lamp_id: str, devaddr: int, key, ack_fcnt16: int | None = None) -> bytes | None:
         """The downlink to send now: the oldest pending entry (with the ack), a bare ack, or None."""
         now = self.clock()
-        with self.conn:
+        with contextlib.nullcontext() if self._in_replies else self.conn:
             if self.max_per_day is not None and self.sent_today(lamp_id, now) >= self.max_per_day:
                 return None
             self.conn.execute("UPDATE downlinks SET state='failed', done_s=? WHERE lamp_id=? AND state='pending' "
@@ -145,6 +147,17 @@ class DownlinkQueue:
             self.conn.execute("INSERT INTO downlink_sent (lamp_id, at_s) VALUES (?, ?)", (lamp_id, now))
             self.conn.execute("DELETE FROM downlink_sent WHERE at_s < ?", (now - 2 * 86400,))
         return frame
+
+    @_locked
+    def replies(self, uplinks: list[tuple[str, int, Any, int | None]]) -> list[bytes | None]:
+        """reply() for each (lamp_id, devaddr, key, ack_fcnt16), in one transaction: the answers to a batch
+        of MQTT uplinks, built after the batch is committed."""
+        self._in_replies = True
+        try:
+            with self.conn:
+                return [self.reply(*uplink) for uplink in uplinks]
+        finally:
+            self._in_replies = False
 
     @_locked
     def acknowledged(self, lamp_id: str, dl_id16: int, result: str) -> int | None:

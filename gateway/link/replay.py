@@ -5,12 +5,14 @@ counters below it were seen, so frames that arrive out of order (two bridges, a 
 bridge, a queue draining after an outage) are still accepted once, and every copy after the first is
 refused. Refusals are told apart for the counters:
 
-    duplicate   the same bytes again within `dup_window_s`: several bridges heard it, or the lamp resent a
-                frame whose acknowledgement was lost; after a restart, a counter the persisted bitmap says
+    duplicate   the same bytes again, however late: several bridges heard it, or the lamp resent a frame
+                whose acknowledgement was lost (a lamp resends its head frame until the gateway answers,
+                up to an hour apart, so it must be answered again: a verbatim copy stores nothing and
+                only earns the lamp an acknowledgement it already had); after a restart, a counter the persisted bitmap says
                 was stored, or one under the window within `dup_window_s` of the first frame after it (an
                 MQTT redelivery of a batch committed just before a crash). Benign: drop it, but
                 acknowledge it again.
-    replay      the same counter later, or different bytes under a counter already used, or a counter
+    replay      different bytes under a counter already used, or a used counter whose bytes are forgotten, or a counter
                 below the window: an attack, or a lamp that lost its counter (flash wiped).
     suspicious  authentic, but more than `max_gap` counters above the top: held, not stored, the window
                 does not move. A second authentic frame that continues it (above it by at most
@@ -96,7 +98,7 @@ class ReplayWindow:
             # redelivery, or a replay; either way nothing to store or judge, and no reason to alarm anyone.
             if seen or (seen is None and rx_s - d.restored_rx <= self.dup_window_s):
                 return DUPLICATE
-        if seen and first is not None and first[1] == zlib.crc32(frame) and rx_s - first[0] <= self.dup_window_s:
+        if seen and first is not None and first[1] == zlib.crc32(frame):
             return DUPLICATE
         return REPLAY
 

@@ -18,7 +18,7 @@ from gateway.link.acl import lamp_password
 from gateway.tests.conftest import KEY, T0, Lamp1
 from gateway.tests.receivers import wait_for
 from gateway.tests.test_broker_config import KEY2, Deployment, client, close
-from firmware.link.tests.test_mqtt_on_micropython import decoded_fcnts, start_lamp
+from firmware.link.tests.test_mqtt_on_micropython import answer_as_gateway, decoded_fcnts, start_lamp
 from lampfleet import devlibs
 from lampfleet.broker import free_port
 from tools.errors import ToolError
@@ -97,6 +97,15 @@ def test_firmware_mqtt_transport_under_the_generated_logins(tmp_path):
     plain = free_port()
     d = Deployment(tmp_path, lorawan="", plain_port=plain).start()
     gw, res = client(d, d.gateway_user, d.gateway_password, subscribe=[("lampfleet/#", 1)])
+    record = gw.on_message
+    answered = iter(range(1, 100))
+
+    def record_and_answer(c, u, m) -> None:  # type: ignore[no-untyped-def]
+        record(c, u, m)
+        if m.topic.endswith("/up"):
+            answer_as_gateway(c, m, next(answered))
+
+    gw.on_message = record_and_answer
     work = tmp_path / "lamp"
     work.mkdir()
     proc, _lines = start_lamp(plain, work, 5, 20, ("LAMP-0001", lamp_password(KEY)))

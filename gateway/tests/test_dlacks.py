@@ -97,17 +97,26 @@ def test_mqtt_uplinks_are_answered_on_mqtt_and_radio_ones_are_not(gw):
     guard = DownlinkGuard(ADDR, KEY)
     dl = gw.downlinks.enqueue("LAMP-0001", "command", command="test_on", arg=10)
     gw.handle(RADIO_TOPIC, lamp.status(T0), T0 + 60)  # heard by a bridge: no MQTT answer for a LoRa lamp
-    gw.tick()  # the service notices queued requests on its tick
+    gw.flush()  # the service notices queued requests on its tick
     assert gw.published == []
-    gw.handle(UP, lamp.status(T0 + 600), T0 + 660)
+    up = lamp.status(T0 + 600)
+    gw.handle(UP, up, T0 + 660)
+    assert gw.published == []  # answered only once the batch is committed
+    gw.flush()
     (topic, frame), = gw.published
     assert topic == "lampfleet/LAMP-0001/down"
     got = guard.open(frame)
     assert (got["command"], got["arg"], got["dl_id"]) == ("test_on", 10, dl)
-    gw.handle(UP, _dlack(lamp, dl), T0 + 661)
-    gw.tick()
+    assert got["ack_fcnt16"] == up[4] | up[5] << 8  # the command rides on the acknowledgement
+    dlack = _dlack(lamp, dl)
+    gw.handle(UP, dlack, T0 + 661)
+    gw.flush()
     gw.handle(UP, lamp.status(T0 + 1200), T0 + 1260)
-    assert len(gw.published) == 1 and gw.downlinks.state(dl) == ("acked", "applied")
+    gw.handle(UP, up, T0 + 1261)  # a resend (its answer was lost): acknowledged again, not stored twice
+    gw.flush()
+    answers = [guard.open(f) for _t, f in gw.published[1:]]
+    assert [(a["type"], a["ack_fcnt16"]) for a in answers] == [("ack", dlack[4]), ("ack", up[4])]
+    assert gw.downlinks.state(dl) == ("acked", "applied")
 
 
 def test_time_sync_is_stamped_with_the_fleets_clock_in_device_mode(gw):
@@ -116,7 +125,8 @@ def test_time_sync_is_stamped_with_the_fleets_clock_in_device_mode(gw):
     gw.downlinks.enqueue("LAMP-0001", "command", command="time_sync")
     gw.tick()
     gw.handle(UP, lamp.status(T0 + 3600), T0 + 3660)
-    got = DownlinkGuard(ADDR, KEY).open(gw.published[0][1])
+    gw.flush()
+    got = DownlinkGuard(ADDR, KEY).open(gw.published[-1][1])
     assert got["command"] == "time_sync" and got["arg"] == T0 + 3600 - (T0 + 3600) % 60  # the device clock
 
 

@@ -39,13 +39,16 @@ def test_replay_beyond_the_window_is_rejected_counted_and_not_stored(gateway, la
         (0,), (1000,), (1001,)]
 
 
-def test_same_counter_later_is_a_replay_not_a_duplicate(gateway, lamp1):
+def test_same_bytes_later_are_a_duplicate_and_other_bytes_a_replay(gateway, lamp1):
     frame = lamp1.status(T0)
     gateway.handle(UP, frame, T0 + 5)
-    gateway.handle(UP, frame, T0 + 5 + 3600)  # same bytes, an hour later
+    gateway.handle(UP, frame, T0 + 5 + 3600)  # same bytes an hour later: the lamp's resend (answer lost)
+    forged = bytearray(frame)
+    forged[-1] ^= 1
+    gateway.handle(UP, bytes(forged), T0 + 5 + 3601)  # MIC fails: never reaches the window
     gateway.flush()
     assert _count(gateway) == 1
-    assert gateway.ingest.rejects["replay"] == 1 and "duplicate" not in gateway.ingest.rejects
+    assert gateway.ingest.rejects["duplicate"] == 1 and "replay" not in gateway.ingest.rejects
 
 
 def test_out_of_order_frames_inside_the_window_are_taken_once(gateway, lamp1):

@@ -173,7 +173,9 @@ def test_queued_command_is_published_after_the_lamps_next_uplink(tmp_path, broke
             up.disconnect()
         d = decode_downlink(got[0], KEY, 0)
         assert d["type"] == "command" and d["command"] == "test_on" and d["arg"] == 10 and d["dl_id"] == dl_id
-        assert len(got) == 1  # not resent before resend_after_s
+        assert len(got) == 2  # the second uplink's answer: a bare ack, the command not resent yet
+        again = decode_downlink(got[1], KEY, 1)
+        assert again["type"] == "ack" and again["ack_fcnt16"] == 1
     finally:
         sub.loop_stop()
         sub.disconnect()

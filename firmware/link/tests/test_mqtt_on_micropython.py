@@ -1,6 +1,8 @@
 """The MQTT transport on the real MicroPython interpreter with the real umqtt.simple2, against a real
 mosquitto: frames arrive in order, birth and last will land on the status topic, a downlink reaches the
-lamp and is acknowledged, and a broker restart is survived with no frame lost. CPython only."""
+lamp and is acknowledged, and a broker restart is survived with no frame lost. The Recorder answers each
+frame as the gateway does once it stored it (an ack downlink naming the frame's counter): the lamp forgets
+a frame only on that answer, never on the PUBACK alone. CPython only."""
 from __future__ import annotations
 
 import json
@@ -29,16 +31,28 @@ MICROPYTHON = str(Path(os.sys.executable).parent / "micropython")
 
 
 class Recorder:
-    """paho subscriber with a persistent session: keeps what the broker delivers, in order."""
+    """paho subscriber with a persistent session: keeps what the broker delivers, in order, and answers each
+    frame with an ack downlink (`answer` False: silent, as a gateway that is down)."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, answer: bool = True):
         self.messages: list[tuple[str, bytes, bool]] = []
+        self.answer = answer
+        self.dl_fcnt = 0
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="recorder", clean_session=False)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([("lampfleet/+/up", 1), ("lampfleet/+/status", 1)])
-        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, bytes(m.payload), m.retain))
+        self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.2, 1)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
+
+    def _on_message(self, client, userdata, m) -> None:  # type: ignore[no-untyped-def]
+        self.messages.append((m.topic, bytes(m.payload), m.retain))
+        if self.answer and m.topic.endswith("/up"):
+            answer_as_gateway(client, m, self.next_dl_fcnt())
+
+    def next_dl_fcnt(self) -> int:
+        self.dl_fcnt += 1
+        return self.dl_fcnt
 
     def frames(self) -> list[bytes]:
         return [p for t, p, _ in self.messages if t.endswith("/up")]
@@ -49,6 +63,12 @@ class Recorder:
     def stop(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def answer_as_gateway(client: mqtt.Client, m: mqtt.MQTTMessage, dl_fcnt: int) -> None:
+    """What the gateway publishes once it stored an uplink: an ack naming the frame's counter."""
+    ack = encode_downlink("ack", ADDR, dl_fcnt, KEY, {"ack_fcnt16": m.payload[4] | m.payload[5] << 8})
+    client.publish(m.topic[:-len("up")] + "down", ack, qos=1)
 
 
 def wait(pred, timeout_s=20.0):
@@ -107,7 +127,7 @@ def test_frames_birth_downlink_and_last_will(broker, tmp_path):
         assert decoded_fcnts(rec.frames()) == list(range(10))
         assert rec.statuses()[0] == b"online"
         # a command for the lamp, QoS 1 on its down topic
-        cmd = encode_downlink("command", ADDR, 1, KEY, {"ack_fcnt16": None, "dl_id": 5, "command": "test_on",
+        cmd = encode_downlink("command", ADDR, rec.next_dl_fcnt(), KEY, {"ack_fcnt16": None, "dl_id": 5, "command": "test_on",
                                                           "arg": 3})
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gw")
         pub.connect("127.0.0.1", broker.port)
@@ -155,4 +175,29 @@ def test_broker_restart_loses_nothing(broker, tmp_path):
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+        rec.stop()
+
+
+def test_a_frame_the_broker_took_stays_until_the_gateway_answers(broker, tmp_path):
+    """PUBACK alone delivers nothing: unanswered, the frame stays on the lamp's flash; a late answer (a
+    gateway back from an outage) delivers it at once, well before the link's 30 s backoff."""
+    rec = Recorder(broker.port, answer=False)
+    work = tmp_path / "lamp"
+    work.mkdir()
+    proc, lines = start_lamp(broker.port, work, 3, 40)
+    try:
+        assert wait(lambda: len(rec.frames()) >= 1)
+        time.sleep(4)  # past the transport's 3 s wait for an answer
+        assert not [e for e in drain_lines(lines) if "delivered" in e]
+        assert len(rec.frames()) == 1  # backing off: no frame per loop
+        rec.answer = True
+        first = rec.frames()[0]
+        late = encode_downlink("ack", ADDR, rec.next_dl_fcnt(), KEY, {"ack_fcnt16": first[4] | first[5] << 8})
+        rec.client.publish("lampfleet/LAMP-0001/down", late, qos=1)
+        events: list[dict] = []
+        assert wait(lambda: events.extend(drain_lines(lines)) or {"delivered": 3} in events, 15), events
+        assert sorted(set(decoded_fcnts(rec.frames()))) == [0, 1, 2]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
         rec.stop()

@@ -8,7 +8,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from firmware.link.tests.test_mqtt_on_micropython import decoded_fcnts, start_lamp
+from firmware.link.tests.test_mqtt_on_micropython import answer_as_gateway, decoded_fcnts, start_lamp
 from gateway.link import acl
 from lampfleet.broker import Mosquitto
 
@@ -132,7 +132,14 @@ def test_acl_confines_each_lamp_to_its_topics(broker):
 def test_micropython_lamp_with_its_credentials(broker, tmp_path):
     gw, gw_res = client(broker.port, "gateway", "gw-secret")
     frames: list[bytes] = []
-    gw.on_message = lambda c, u, m: frames.append(bytes(m.payload)) if m.topic.endswith("/up") else None
+
+    def answer(c, u, m) -> None:  # type: ignore[no-untyped-def]
+        """As the gateway does once a frame is stored: an ack naming it (the lamp forgets it on that)."""
+        if m.topic.endswith("/up"):
+            frames.append(bytes(m.payload))
+            answer_as_gateway(c, m, len(frames))
+
+    gw.on_message = answer
     gw.subscribe("lampfleet/+/up", qos=1)
     assert wait(lambda: "suback" in gw_res)
     work = tmp_path / "lamp"

@@ -12,10 +12,10 @@ def test_new_then_duplicate_then_replay():
     w = ReplayWindow(size=64, dup_window_s=600)
     assert w.observe("L1", 10, F, 1000.0) == NEW
     assert w.observe("L1", 10, F, 1000.2) == DUPLICATE  # a second bridge heard it
-    assert w.observe("L1", 10, F, 1700.0) == REPLAY  # the same bytes much later
+    assert w.observe("L1", 10, F, 4600.0) == DUPLICATE  # the lamp's resend an hour later: answered again
     assert w.observe("L1", 10, b"other", 1000.3) == REPLAY  # another frame under a used counter
     assert w.observe("L2", 10, F, 1000.0) == NEW  # per device
-    assert w.counts == {NEW: 2, DUPLICATE: 1, REPLAY: 2, SUSPICIOUS: 0}
+    assert w.counts == {NEW: 2, DUPLICATE: 2, REPLAY: 1, SUSPICIOUS: 0}
 
 
 def test_out_of_order_inside_the_window_and_refusal_below_it():

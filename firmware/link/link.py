@@ -134,7 +134,9 @@ class Link:
     def service(self, now_ms):
         """Send what may be sent now; return the configs and commands received (see module doc)."""
         self.transport.service(now_ms)
-        if self._waiting_for_link and self.transport.connected():
+        if not self.transport.connected():
+            self._waiting_for_link = True
+        elif self._waiting_for_link:  # a new session (a broker back from a crash): the moment to try again
             self._waiting_for_link = False
             self._retry_at = None
         out = []

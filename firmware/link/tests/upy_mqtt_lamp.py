@@ -2,6 +2,8 @@
 
     micropython upy_mqtt_lamp.py PORT WORKDIR N_FRAMES SECONDS [USER PASSWORD]
 
+WORKDIR/lamp.json, when present, names another lamp: {"lamp_id", "devaddr", "key_hex", "need_downlink"}.
+
 Queues N status frames one every 100 ms through Link + FrameQueue + MqttTransport (umqtt.simple2), keeps
 servicing the link, and prints one JSON line per happening: {"delivered": n}, {"downlink": {...}},
 {"connected": bool}. Exits after SECONDS or once everything is delivered and a downlink was seen.
@@ -20,8 +22,14 @@ port, workdir, n_frames, seconds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3
 user = sys.argv[5].encode() if len(sys.argv) > 6 else None
 password = sys.argv[6].encode() if len(sys.argv) > 6 else None
 need_downlink = user is None  # the ACL test sends no downlink
-KEY = DeviceKey(bytes(range(16)))
-ADDR = 0x100001
+LAMP_ID, KEY, ADDR = "LAMP-0001", DeviceKey(bytes(range(16))), 0x100001
+try:
+    with open(workdir + "/lamp.json") as f:
+        named = json.load(f)
+    LAMP_ID, KEY, ADDR = named["lamp_id"], DeviceKey(bytes.fromhex(named["key_hex"])), named["devaddr"]
+    need_downlink = named.get("need_downlink", need_downlink)
+except OSError:
+    pass
 counter = [0]
 
 
@@ -34,7 +42,7 @@ def say(obj):
     print(json.dumps(obj))
 
 
-transport = MqttTransport("LAMP-0001", "127.0.0.1", port, user=user, password=password, keepalive=4)
+transport = MqttTransport(LAMP_ID, "127.0.0.1", port, user=user, password=password, keepalive=4)
 link = Link(transport, FrameQueue(workdir + "/q.bin", slots=64, flush_every=1), ADDR, KEY, next_fcnt,
             state_path=workdir + "/link.json")
 start = time.ticks_ms()

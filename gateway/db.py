@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS spool (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, lamp_id TEXT NOT NULL, fcnt INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- HTTP API clients (gateway/apitokens.py): only a SHA-256 of each random token is kept.
+-- HTTP API clients (gateway/api/tokens.py): only a SHA-256 of each random token is kept.
 CREATE TABLE IF NOT EXISTS api_tokens (
     name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_s INTEGER NOT NULL,
     revoked_s INTEGER, last_used_s INTEGER

@@ -30,7 +30,7 @@ THEFT = "theftSuspected"
 RESET_LOOP = "deviceResetLoop"
 LANTERN_NOT_CHARGING = "lanternNotCharging"
 LANTERN_UNUSED = "lanternUnused"
-# Raised by ingest (gateway/lamp_guard.py), not by the detector: frames refused before they are stored.
+# Raised by ingest (gateway/link/lamp_guard.py), not by the detector: frames refused before they are stored.
 AUTH_FAILURES = "authenticationFailures"
 REPLAY_REFUSED = "replayRefused"
 

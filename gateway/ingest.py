@@ -14,7 +14,7 @@ from collections import Counter
 from telemetry import FrameError, reconstruct_fcnt, topics
 
 from gateway.fastcodec import FrameKeys, decode, header
-from gateway.lamp_guard import LampGuard
+from gateway.link.lamp_guard import LampGuard
 from gateway.link.replay import DUPLICATE, NEW, REPLAY, SUSPICIOUS, ReplayWindow, blob_to_bits
 from gateway.registry import Lamp, Registry
 

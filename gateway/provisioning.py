@@ -5,7 +5,7 @@
 knows the key before any frame uses it. Wire it once: `tools.cli.KEY_HOOK = registry_hook()`.
 A new key for a known lamp means a re-provisioned device: its frame counter starts again at 0, so the
 registry forgets the old counter. The key is sealed at rest like any other and never printed.
-`keyed_lamp` is that rule, shared with the import of sealed key files (gateway/key_import.py);
+`keyed_lamp` is that rule, shared with the import of sealed key files (gateway/sealed_keys/importer.py);
 `registered_key_checks` lets the tool see which pending keys the registry now holds.
 """
 from __future__ import annotations
@@ -56,9 +56,9 @@ def keyed_lamp(registry: Registry, lamp_id: str, devaddr: int, key: bytes, **def
 
 
 def registered_key_checks(lamp_ids: list[str], settings: Settings | None = None) -> dict[str, str]:
-    """lamp id -> key_check (gateway/keyexport.py) of the key the registry holds, for those registered: lets
+    """lamp id -> key_check (gateway/sealed_keys/seal.py) of the key the registry holds, for those registered: lets
     the technician's tool see that a pending key arrived without reading any key out of the registry."""
-    from gateway.keyexport import key_check
+    from gateway.sealed_keys.seal import key_check
 
     s = _settings(settings)
     conn = db.connect(s.database)

@@ -444,7 +444,7 @@ class GatewayService:
 
             self.influx = InfluxWriter(s.influx, s.database).start()
         if s.api_port:
-            from gateway.api import ApiServer
+            from gateway.api.server import ApiServer
 
             self.api = ApiServer(s, s.api_host, s.api_port).start()
 

@@ -3,7 +3,7 @@
 When `lampfleet flash` / `provision` makes a key and no registry is reachable ($LAMPFLEET_CONFIG unset),
 the key must not exist on the lamp only. With the gateway's public key on the laptop
 ($LAMPFLEET_PUBKEY_FILE, default ~/.config/lampfleet/gateway-key.pub, from `lampfleet lamps
-export-pubkey`), the key is sealed to it (gateway/keyexport.py) in the pending folder
+export-pubkey`), the key is sealed to it (gateway/sealed_keys/seal.py) in the pending folder
 ($LAMPFLEET_PENDING_KEYS, default ~/.local/share/lampfleet/pending-keys/) as <lamp>.lfkey: only that
 gateway can open it, with `lampfleet lamps import`. Without the public key, a <lamp>.unregistered note (no
 key in it) records that the lamp needs a re-key where the key can be kept.
@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.keyexport import SUFFIX, key_check, parse_public_key, read_header, seal, write_private
+from gateway.sealed_keys.seal import SUFFIX, key_check, parse_public_key, read_header, seal, write_private
 
 NOTE_SUFFIX = ".unregistered"
 

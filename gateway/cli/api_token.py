@@ -1,6 +1,6 @@
 """`lampfleet api-token add | list | revoke`: bearer tokens for the HTTP API, one per client.
 
-The token is printed once by `add` and only its SHA-256 is stored (gateway/apitokens.py): lose it and
+The token is printed once by `add` and only its SHA-256 is stored (gateway/api/tokens.py): lose it and
 make another. `list` never shows tokens, only names and dates.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from gateway.apitokens import ApiTokens, TokenError
+from gateway.api.tokens import ApiTokens, TokenError
 from gateway.cli.common import common_options, emit, fmt_time, open_db, settings_from
 
 

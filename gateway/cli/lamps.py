@@ -149,10 +149,10 @@ def import_(csv_file: Path, more: tuple[Path, ...], config_path: Path | None, da
     """Import a CSV (columns of `lamps export`, plus key_hex for lamps provisioned elsewhere), or sealed key
     files (*.lfkey, or a folder of them) from `lampfleet flash`/`provision` without a registry. All or nothing."""
     settings = settings_from(config_path, database)
-    from gateway.key_import import is_key_import, sealed_files
+    from gateway.sealed_keys.importer import is_key_import, sealed_files
 
     if more or is_key_import(csv_file):
-        from gateway.key_import import import_sealed
+        from gateway.sealed_keys.importer import import_sealed
 
         files = sealed_files([csv_file, *more])
         counts = import_sealed(_registry(settings), settings, files)
@@ -180,7 +180,7 @@ def import_(csv_file: Path, more: tuple[Path, ...], config_path: Path | None, da
 def export_pubkey(out_file: Path | None, config_path: Path | None, database: Path | None, as_json: bool) -> None:
     """Print (or write to FILE) the gateway's public key for sealing new device keys on technicians'
     laptops. Not a secret: copy it to ~/.config/lampfleet/gateway-key.pub on each laptop."""
-    from gateway.keyexport import KeyExportError, gateway_private_key, public_key_text
+    from gateway.sealed_keys.seal import KeyExportError, gateway_private_key, public_key_text
     from gateway.keystore import KeyStoreError
 
     settings = settings_from(config_path, database)

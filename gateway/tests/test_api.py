@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings as hsettings, strategies as st
 
 from gateway import db
-from gateway.api import Api, ApiError, ApiServer
-from gateway.apiguard import Policy, Refused, body_length, check_site, host_name, query_int
-from gateway.apitokens import ApiTokens
+from gateway.api.server import Api, ApiError, ApiServer
+from gateway.api.guard import Policy, Refused, body_length, check_site, host_name, query_int
+from gateway.api.tokens import ApiTokens
 from gateway.service import Gateway
 from gateway.settings import Settings, SettingsError, load
 from gateway.tests.synth import Fleet

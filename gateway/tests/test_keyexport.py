@@ -1,4 +1,4 @@
-"""Keys sealed for the gateway (gateway/keyexport.py): only that gateway opens them, any change is seen,
+"""Keys sealed for the gateway (gateway/sealed_keys/seal.py): only that gateway opens them, any change is seen,
 and no input makes the reader crash."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gateway.keyexport import (KeyExportError, gateway_private_key, key_check, open_sealed, parse_public_key,
+from gateway.sealed_keys.seal import (KeyExportError, gateway_private_key, key_check, open_sealed, parse_public_key,
                                public_key_text, read_header, seal)
 from gateway.keystore import KeyStore
 

@@ -10,7 +10,7 @@ import pytest
 
 from telemetry import DeviceKey, encode
 
-from gateway.lamp_guard import FAIL_BURST, FAIL_REFILL_S, LampGuard
+from gateway.link.lamp_guard import FAIL_BURST, FAIL_REFILL_S, LampGuard
 from gateway.provisioning import keyed_lamp
 from gateway.registry import Lamp
 from gateway.service import Gateway

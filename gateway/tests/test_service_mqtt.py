@@ -135,7 +135,7 @@ def test_alerts_notifications_api_and_manual_actions_through_the_service(broker,
     pub = Client(broker, "test-publisher")
     api = f"http://127.0.0.1:{api_port}/api/v1"
     from gateway import db as gwdb
-    from gateway.apitokens import ApiTokens
+    from gateway.api.tokens import ApiTokens
 
     token_conn = gwdb.connect(settings.database)
     auth = {"Authorization": "Bearer " + ApiTokens(token_conn).add("dashboard", 0)}

@@ -2,21 +2,12 @@
 memory stays bounded. Through a real pty, as the bridge's USB serial port."""
 import os
 import struct
-import time
 import tty
 
 from hypothesis import given, settings, strategies as st
 
 from gateway.link import serial_bridge as sb
-
-
-def _wait(pred, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
+from gateway.tests.receivers import wait_for
 
 
 def _rx(frame: bytes, flags: int = 1) -> bytes:
@@ -55,7 +46,7 @@ def test_garbage_and_a_failing_handler_do_not_stop_the_reader():
         for i in range(sb.MAX_LOGS + 50):  # a chatty bridge: its log lines are kept bounded
             os.write(master, sb.encode(sb.LOG, b"line %d \xff\n" % i))
         os.write(master, _rx(b"good frame"))
-        assert _wait(lambda: seen == [b"good frame"])
+        assert wait_for(lambda: seen == [b"good frame"])
         assert reader.stats["handler_errors"] == 1 and reader.stats["frames"] == 2
         assert reader.serial_errors >= 4
         assert len(reader.logs) == sb.MAX_LOGS and reader.logs[-1].startswith(f"line {sb.MAX_LOGS + 49}")

@@ -9,8 +9,8 @@
     GET  /api/v1/silences
     POST /api/v1/alerts/<id>/ack             {"by": "name", "comment": "..."}
 
-It binds to loopback only. Every request passes gateway/apiguard.py first: Host allow-list, Origin and
-Sec-Fetch-Site checks, a bearer token (gateway/apitokens.py: `lampfleet api-token add NAME`) for every
+It binds to loopback only. Every request passes gateway/api/guard.py first: Host allow-list, Origin and
+Sec-Fetch-Site checks, a bearer token (gateway/api/tokens.py: `lampfleet api-token add NAME`) for every
 write and, unless `api_read_open`, every read; writes take application/json only. The token's name is
 the actor in the audit trail. To reach it from elsewhere, put a reverse proxy with TLS in front of it and
 name its host in `api_allowed_hosts` (docs/operations.md). Standard library only.
@@ -28,8 +28,8 @@ from urllib.parse import parse_qs, urlparse
 
 from gateway import db, fleet
 from gateway.alerts import AlertError, Alerts
-from gateway.apiguard import MAX_BODY, Policy, Refused, body_length, guard, query_int
-from gateway.apitokens import ApiTokens
+from gateway.api.guard import MAX_BODY, Policy, Refused, body_length, guard, query_int
+from gateway.api.tokens import ApiTokens
 from gateway.settings import Settings
 from gateway.silences import Silences
 

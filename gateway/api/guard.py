@@ -8,7 +8,7 @@ by a script on another site. In order:
    (421 otherwise): a rebound name arrives with the attacker's Host.
 2. Sec-Fetch-Site `cross-site` is refused (403); an Origin, if any, must name an allowed host (403); a
    write's Referer, if any (and no Origin), too.
-3. A bearer token (gateway/apitokens.py) for every write, and for reads unless `api_read_open` (401).
+3. A bearer token (gateway/api/tokens.py) for every write, and for reads unless `api_read_open` (401).
 4. Writes: a Content-Length that is a plain non-negative integer (400; missing: 411) within MAX_BODY
    (413), and Content-Type application/json (415): a cross-site form cannot send that without a
    preflight the API never answers.

@@ -1,6 +1,6 @@
 """`lampfleet lamps import FILE.lfkey ...`: register keys that technicians' tools sealed for this gateway.
 
-A sealed file (gateway/keyexport.py) names the lamp, its device address, site and profile in clear and
+A sealed file (gateway/sealed_keys/seal.py) names the lamp, its device address, site and profile in clear and
 holds its key encrypted to this gateway's export key. Import opens every file first and writes nothing
 unless all open (all or nothing, like the CSV import); for a lamp named twice, the newest seal wins. A
 known lamp with a different key is re-keyed (its frame counter starts again, as at re-provisioning);
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from gateway.keyexport import SUFFIX, KeyExportError, gateway_private_key, open_sealed
+from gateway.sealed_keys.seal import SUFFIX, KeyExportError, gateway_private_key, open_sealed
 from gateway.provisioning import keyed_lamp
 from gateway.registry import Lamp, Registry, RegistryError
 from gateway.settings import Settings

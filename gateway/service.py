@@ -98,6 +98,9 @@ class Gateway:
         self.dlacks: Counter[str] = Counter()  # dlacks accepted, by result ("unmatched": named nothing open)
         self._publish = publish
         self._mqtt_answers: dict[str, tuple[Lamp, int]] = {}  # lamp id -> (lamp, fcnt16) to acknowledge
+        # Bare acks may go at QoS 0 (the service sets it): one lost, or one for a lamp that is offline, only
+        # makes the lamp send its frame again and be answered again; configs and commands go at QoS 1.
+        self.publish_ack = publish
         self._downlinks_waiting: set[str] = set()  # lamps with pending downlinks, refreshed by tick()
         self._refresh_downlinks()
         self.radio_meta: dict[str, dict] = {}  # lamp id -> RSSI/SNR/receive time of its latest radio uplink
@@ -246,13 +249,19 @@ class Gateway:
         config or command if any. Only now may the lamp forget the frame: it is in the database."""
         if not self._mqtt_answers:
             return
-        answers = list(self._mqtt_answers.values())
+        waiting = self._downlinks_waiting
+        carrying = [(lp.lamp_id, lp.devaddr, lp.key, ack16) for lp, ack16 in self._mqtt_answers.values()
+                    if lp.lamp_id in waiting]
+        bare = [(lp.lamp_id, lp.devaddr, lp.key, ack16) for lp, ack16 in self._mqtt_answers.values()
+                if lp.lamp_id not in waiting]
         self._mqtt_answers.clear()
-        frames = self.downlinks.replies([(lamp.lamp_id, lamp.devaddr, lamp.key, ack16) for lamp, ack16 in answers])
         prefix = self.settings.topic_prefix
-        for (lamp, _ack16), frame in zip(answers, frames):
+        for uplink, frame in zip(carrying, self.downlinks.replies(carrying)):
             if frame is not None:
-                self._publish(topics.downlink(lamp.lamp_id, prefix), frame)  # type: ignore[misc]
+                self._publish(topics.downlink(uplink[0], prefix), frame)  # type: ignore[misc]
+        publish_ack = self.publish_ack
+        for uplink, frame in zip(bare, self.downlinks.bare_acks(bare)):
+            publish_ack(topics.downlink(uplink[0], prefix), frame)  # type: ignore[misc]
 
     def _alert(self, lamp: Lamp, finding: Finding) -> None:
         alert = self.alerts.apply(lamp, finding, self.now_s())
@@ -359,6 +368,7 @@ class GatewayService:
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.gateway = Gateway(settings, publish=lambda topic, body: self.client.publish(topic, body, qos=1))
+        self.gateway.publish_ack = lambda topic, body: self.client.publish(topic, body, qos=0)
         self.stopping = threading.Event()
         self.ready = threading.Event()
         # Message ids are only valid on the connection that delivered them: acks carry the generation.

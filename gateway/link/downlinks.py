@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from telemetry.crypto import DeviceKey
 from telemetry.downlink import encode_downlink
 
 log = logging.getLogger("lampfleet.gateway.downlinks")
@@ -66,6 +67,7 @@ class DownlinkQueue:
         self.clock = clock
         self.time_source = time_source or clock
         self._in_replies = False  # replies() holds one transaction around every reply
+        self._keys: dict[bytes, DeviceKey] = {}  # raw key -> its key schedule, for bare_acks
 
     # ------------------------------------------------------------------ queueing
 
@@ -147,6 +149,40 @@ class DownlinkQueue:
             self.conn.execute("INSERT INTO downlink_sent (lamp_id, at_s) VALUES (?, ?)", (lamp_id, now))
             self.conn.execute("DELETE FROM downlink_sent WHERE at_s < ?", (now - 2 * 86400,))
         return frame
+
+    @_locked
+    def bare_acks(self, uplinks: list[tuple[str, int, Any, int]]) -> list[bytes]:
+        """Bare acks for (lamp_id, devaddr, key, ack_fcnt16) of lamps with nothing queued: the MQTT answers
+        of a batch, about one per frame in a backlog, so in one transaction, with one counter read and one
+        write for all and the devices' key schedules cached. Not counted against max_per_day (that is
+        LoRaWAN's downlink quota; MQTT has no airtime)."""
+        if not uplinks:
+            return []
+        ids = [u[0] for u in uplinks]
+        counters: dict[str, int] = {}
+        for i in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+            chunk = ids[i:i + 500]
+            counters.update(self.conn.execute(
+                f"SELECT lamp_id, next_fcnt FROM downlink_counters WHERE lamp_id IN ({','.join('?' * len(chunk))})",
+                chunk).fetchall())
+        frames = []
+        for lamp_id, devaddr, key, ack16 in uplinks:
+            fcnt = counters.get(lamp_id, 0)
+            counters[lamp_id] = fcnt + 1
+            frames.append(encode_downlink("ack", devaddr, fcnt, self._device_key(key),
+                                          {"ack_fcnt16": ack16, "pending": False}))
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO downlink_counters (lamp_id, next_fcnt) VALUES (?, ?)",
+                                  [(lamp_id, counters[lamp_id]) for lamp_id in dict.fromkeys(ids)])
+        return frames
+
+    def _device_key(self, key: Any) -> DeviceKey:
+        cached = self._keys.get(bytes(key)) if not isinstance(key, DeviceKey) else key
+        if cached is None:
+            if len(self._keys) >= 100_000:
+                self._keys.clear()
+            cached = self._keys[bytes(key)] = DeviceKey(bytes(key))
+        return cached
 
     @_locked
     def replies(self, uplinks: list[tuple[str, int, Any, int | None]]) -> list[bytes | None]:

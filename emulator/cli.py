@@ -42,15 +42,19 @@ def _controller_settings(controller: str) -> dict:
 @click.option("--interpreter", type=click.Choice(["unix", "wasm32"]), default="unix", show_default=True,
               help="With --mode upy: unix, the 64-bit unix port; wasm32, the 32-bit webassembly port under "
                    "node, whose heap is an ESP32's (docs/emulator.md).")
-@click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port).")
+@click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port, or mqtts://host:port for TLS).")
+@click.option("--broker-ca", type=click.Path(exists=True, dir_okay=False),
+              help="With an mqtts:// broker: the CA that signed its certificate (default: the system's CAs).")
+@click.option("--lamp-logins", is_flag=True, help="Each lamp logs in to the broker as itself, with the password "
+              "provisioning gives it (derived from its key), as on a broker set up by `lampfleet broker-config`.")
 @click.option("--serial", is_flag=True, help="Serve each lamp's console on a pty (blank MicroPython boards "
               "to flash and provision); runs until interrupted.")
 @click.option("--speed", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="With --serial: simulated seconds per wall second.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep lamp files here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spec, mode, interpreter, broker, serial,
-            speed, workdir, as_json):
+def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spec, mode, interpreter, broker, broker_ca,
+            lamp_logins, serial, speed, workdir, as_json):
     """Emulate lamps running the real firmware and print lighting and energy results."""
     from emulator.physics.site import SITES
 
@@ -71,9 +75,11 @@ def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spe
     sink = None
     if broker:
         from emulator.mqtt_sink import MqttSink
+        from gateway.link.acl import lamp_password
 
+        passwords = {ident.lamp_id: lamp_password(ident.key) for ident in scenario.lamps} if lamp_logins else None
         try:
-            sink = MqttSink(broker)
+            sink = MqttSink(broker, passwords=passwords, ca_file=broker_ca or "")
         except (OSError, ValueError) as e:
             raise click.ClickException(f"cannot connect to broker {broker}: {e}") from None
     with tempfile.TemporaryDirectory(prefix="lampfleet-emulate-") as tmp:

@@ -17,6 +17,7 @@ hil_tests/test_kill_during_backlog.py."""
 from __future__ import annotations
 
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -25,30 +26,65 @@ from telemetry.downlink import peek_downlink
 
 
 PUBACK_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 5.0
 
 
 class MqttSink:
-    def __init__(self, broker_url: str, prefix: str = topics.PREFIX, client_id: str = "lampfleet-emulator"):
-        host, _, port = broker_url.removeprefix("mqtt://").rstrip("/").partition(":")
+    """`broker_url` is mqtt://host:port or mqtts://host:port (TLS, verified against `ca_file`, or the system's
+    CAs when it is empty). With `passwords` ({lamp id: MQTT password}, as `lampfleet broker-config` sets
+    them), each lamp logs in as itself on its own connection (client id = user name = lamp id), as a
+    deployed lamp does, so the broker's ACL applies to every frame; without, one anonymous connection
+    carries the whole fleet (a lab broker)."""
+
+    def __init__(self, broker_url: str, prefix: str = topics.PREFIX, client_id: str = "lampfleet-emulator",
+                 passwords: dict[str, str] | None = None, ca_file: str = ""):
+        scheme, sep, rest = broker_url.rstrip("/").partition("://")
+        if not sep or scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"broker {broker_url!r}: use mqtt://host:port or mqtts://host:port")
+        host, _, port = rest.partition(":")
+        self._address = (host or "127.0.0.1", int(port or (8883 if scheme == "mqtts" else 1883)))
+        self._tls, self._ca_file = scheme == "mqtts", ca_file
         self.prefix = prefix
         self._inbox: dict[str, list[bytes]] = {}
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._awaited: dict[str, int] = {}  # lamp id -> downlinks still to wait for after its uplinks
         self.window_s = 5.0
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.client.max_queued_messages_set(0)
-        self.client.max_inflight_messages_set(100)
-        self.client.on_message = self._on_message
-        self.client.on_connect = self._on_connect
-        self.client.connect(host or "127.0.0.1", int(port or 1883), keepalive=30)
-        self.client.loop_start()
+        self._passwords = passwords
+        self._clients: dict[str, mqtt.Client] = {}  # per lamp, with passwords
+        self.client = None if passwords is not None else self._connect(client_id, None, self.prefix + "/+/down")
         self._last = None
         self.sent = 0
         self.last_fcnt16: dict[str, int] = {}  # per lamp, the counter of the latest frame delivered
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        client.subscribe(self.prefix + "/+/down", qos=1)  # again after every reconnection
+    def _connect(self, client_id: str, password: str | None, downlinks: str) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if self._tls:
+            client.tls_set(ca_certs=self._ca_file or None)
+        if password is not None:
+            client.username_pw_set(client_id, password)
+        client.max_queued_messages_set(0)
+        client.max_inflight_messages_set(100)
+        client.on_message = self._on_message
+        # subscribed again after every reconnection
+        client.on_connect = lambda c, userdata, flags, rc, props: c.subscribe(downlinks, qos=1)
+        client.connect(*self._address, keepalive=30)
+        client.loop_start()
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S  # so that the first frame finds it connected
+        while not client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return client
+
+    def _client_for(self, lamp_id: str) -> mqtt.Client | None:
+        if self._passwords is None:
+            return self.client
+        client = self._clients.get(lamp_id)
+        if client is None:
+            if lamp_id not in self._passwords:
+                return None  # a lamp the broker would refuse: its frames stay in its queue
+            client = self._clients[lamp_id] = self._connect(lamp_id, self._passwords[lamp_id],
+                                                            topics.downlink(lamp_id, self.prefix))
+        return client
 
     def _on_message(self, client, userdata, message) -> None:
         parsed = topics.parse(message.topic, self.prefix)
@@ -63,9 +99,10 @@ class MqttSink:
                 self._arrived.notify_all()
 
     def __call__(self, lamp_id: str, frame: bytes, t_s: float) -> bool:
-        if not self.client.is_connected():
+        client = self._client_for(lamp_id)
+        if client is None or not client.is_connected():
             return False
-        info = self.client.publish(topics.uplink(lamp_id, self.prefix), frame, qos=1)
+        info = client.publish(topics.uplink(lamp_id, self.prefix), frame, qos=1)
         self._last = info
         try:
             info.wait_for_publish(timeout=PUBACK_TIMEOUT_S)
@@ -98,5 +135,7 @@ class MqttSink:
     def close(self) -> None:
         if self._last is not None:
             self._last.wait_for_publish(timeout=30)
-        self.client.loop_stop()
-        self.client.disconnect()
+        for client in [self.client, *self._clients.values()]:
+            if client is not None:
+                client.loop_stop()
+                client.disconnect()

@@ -33,15 +33,16 @@ class GatewayProcess:
     """`lampfleet gateway` as a separate process, as it runs in production."""
 
     def __init__(self, workdir: Path, broker_url: str, db_path: Path, clock: str = "device",
-                 detect: dict[str, int] | None = None):
-        """`detect`: [detect] settings (docs/alert-rules.md), e.g. a lower unused_days for a short run."""
+                 detect: dict[str, int] | None = None, toml: str = ""):
+        """`detect`: [detect] settings (docs/alert-rules.md), e.g. a lower unused_days for a short run.
+        `toml`: the whole gateway.toml instead (broker_url, clock and detect are then not used)."""
         self.workdir = Path(workdir)
         self.db_path = db_path
         self.config = self.workdir / "gateway.toml"
         detect_toml = "".join(f"{key} = {value}\n" for key, value in (detect or {}).items())
-        self.config.write_text(
+        self.config.write_text(toml or (
             f'[gateway]\nbroker_url = "{broker_url}"\ndatabase = "{db_path}"\nclock = "{clock}"\n'
-            + (f"[detect]\n{detect_toml}" if detect_toml else ""))
+            + (f"[detect]\n{detect_toml}" if detect_toml else "")))
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 20.0) -> "GatewayProcess":

@@ -42,13 +42,15 @@ DEV_EUI = "70b3d57ed0000002"
 class Deployment:
     """A registry, `lampfleet broker-config --make-ca`, and mosquitto run on the files it wrote."""
 
-    def __init__(self, tmp_path: Path, lorawan: str = "chirpstack", plain_port: int = 0):
+    def __init__(self, tmp_path: Path, lorawan: str = "chirpstack", plain_port: int = 0,
+                 lamps: list[Lamp] | None = None):
         self.tmp = tmp_path
         self.db = tmp_path / "gw.sqlite3"
         conn = db.connect(self.db)
         registry = Registry(conn, KeyStore.open(str(self.db) + ".masterkey"))
-        registry.add(Lamp("LAMP-0001", 0x100001, KEY, site="bangui"))
-        registry.add(Lamp("LAMP-0002", 0x100002, KEY2, site="bangui"))
+        for lamp in lamps or [Lamp("LAMP-0001", 0x100001, KEY, site="bangui"),
+                              Lamp("LAMP-0002", 0x100002, KEY2, site="bangui")]:
+            registry.add(lamp)
         conn.close()
         self.toml = tmp_path / "gateway.toml"
         link = f'[link]\nlorawan = "{lorawan}"\nlorawan_devices = {{ "{DEV_EUI}" = "LAMP-0002" }}\n' if lorawan else ""
@@ -79,12 +81,16 @@ class Deployment:
     def stop(self) -> None:
         stop_process(self.proc, 5)
 
-    def settings(self, **over) -> Settings:
+    def gateway_toml(self) -> str:
+        """The gateway's settings as docs/operations.md deploys it: TLS, its own login, the password in a file."""
         password_file = self.tmp / "gateway-mqtt.password"
         password_file.write_text(self.gateway_password + "\n")
-        self.toml.write_text(self.base_toml.replace(
+        return self.base_toml.replace(
             "[gateway]\n", f'[gateway]\nbroker_url = "mqtts://127.0.0.1:{self.port}"\nmqtt_username = '
-            f'"{self.gateway_user}"\nmqtt_password_file = "{password_file}"\nmqtt_ca_file = "{self.ca}"\n'))
+            f'"{self.gateway_user}"\nmqtt_password_file = "{password_file}"\nmqtt_ca_file = "{self.ca}"\n')
+
+    def settings(self, **over) -> Settings:
+        self.toml.write_text(self.gateway_toml())
         s = load(self.toml, env={})
         for k, v in over.items():
             setattr(s, k, v)

@@ -6,6 +6,8 @@ only in the gateway's memory. Nothing here logs or prints a key; errors name the
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -30,6 +32,10 @@ class KeyStore:
             raise KeyStoreError(f"master key must be {MASTER_LEN} bytes")
         self._aead = AESGCM(master)
         self.path = path
+        # Names this master key without revealing it: the database records it with the first sealed key, so
+        # a registry opened with another key file fails at once instead of sealing new lamps under a key the
+        # gateway does not hold (gateway/registry.py).
+        self.fingerprint = hmac.new(master, b"lampfleet master key check v1", hashlib.sha256).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return f"KeyStore({self.path or 'in memory'})"
@@ -42,11 +48,15 @@ class KeyStore:
             if not create:
                 raise KeyStoreError(f"master key file {path} not found: run the gateway once to create it, "
                                     "or restore it from your backup")
-            path.parent.mkdir(parents=True, exist_ok=True)
             try:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 pass  # another process created it first: read theirs
+            except OSError as e:  # e.g. /etc read-only to the service (systemd ProtectSystem=strict)
+                raise KeyStoreError(f"cannot create the master key file {path} ({e.strerror}): create it once "
+                                    "as the gateway's user (docs/operations.md, Configuration), or set "
+                                    "master_key_file") from None
             else:
                 with os.fdopen(fd, "wb") as f:
                     f.write(secrets.token_bytes(MASTER_LEN))

@@ -115,6 +115,22 @@ class Registry:
         self._by_addr: dict[int, Lamp] = {}
         self.version = ""
         self.reload()
+        self._check_master_key()
+
+    def _check_master_key(self) -> None:
+        """The database names the master key its lamp keys are sealed under (KeyStore.fingerprint): opening
+        it with another key file is refused, even while no lamp is registered yet."""
+        if self.keystore.path is None:
+            return  # an in-memory database's ephemeral key
+        known = db.meta_get(self.conn, "master_key_fingerprint")
+        if known is None:  # the first open with a key file, or a database from before the check (its lamps
+            # were all unsealed by reload() just now, so this key is theirs)
+            db.meta_set(self.conn, "master_key_fingerprint", self.keystore.fingerprint)
+        elif known != self.keystore.fingerprint:
+            raise KeyStoreError(
+                f"the lamp keys in this database are sealed under another master key than {self.keystore.path}: "
+                "use the gateway's own settings (--config /etc/lampfleet/gateway.toml, master_key_file) or "
+                "restore that key file from its backup")
 
     def _lamp(self, row: tuple) -> Lamp:
         values = dict(zip(COLUMNS, row))

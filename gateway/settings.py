@@ -129,7 +129,8 @@ class Settings:
     mqtt_password: str = field(default="", repr=False)  # resolved by load(), never read from the TOML file
     topic_prefix: str = "lampfleet"
     database: Path = Path("var/lampfleet.sqlite3")
-    # Master key that encrypts device keys at rest; empty = "<database>.masterkey" beside the database.
+    # Master key that encrypts device keys at rest; empty = "master.key" beside the settings file (e.g.
+    # /etc/lampfleet/master.key), away from the database and its backups (master_key_path).
     master_key_file: str = ""
     # "wall": now is the gateway's clock. "device": now is the newest device time seen in frames, for
     # emulated fleets running on accelerated virtual time.
@@ -159,6 +160,7 @@ class Settings:
     influx: InfluxSettings = field(default_factory=InfluxSettings)
     link: LinkSettings = field(default_factory=LinkSettings)
     crews: dict[str, Crew] = field(default_factory=dict)
+    config_file: Path | None = None  # the TOML these settings were loaded from
     extra: dict = field(default_factory=dict)
 
     @property
@@ -184,7 +186,16 @@ class Settings:
 
     @property
     def master_key_path(self) -> Path:
-        return Path(self.master_key_file) if self.master_key_file else Path(str(self.database) + ".masterkey")
+        """master_key_file; by default "master.key" in the settings file's directory. A gateway set up
+        before that default keeps "<database>.masterkey" while it exists (the check in gateway/registry.py
+        refuses any other key for its lamps); so does a command given only --db, with no settings file."""
+        if self.master_key_file:
+            return Path(self.master_key_file)
+        beside_db = Path(str(self.database) + ".masterkey")
+        if self.config_file is None:
+            return beside_db
+        default = Path(self.config_file).parent / "master.key"
+        return beside_db if beside_db.exists() and not default.exists() else default
 
     def detect_settings(self) -> DetectSettings:
         """[detect], with the legacy [gateway] damping values when [detect] left them at default."""
@@ -282,8 +293,8 @@ def load(path: Path | str | None = None, env: dict[str, str] | None = None) -> S
         section, _, name = key[len("LAMPFLEET_"):].lower().partition("_")
         if section in sections and name:
             sections[section][name] = value
-    settings = Settings()
-    _apply(settings, "gateway", sections["gateway"], skip=_NESTED | {"mqtt_password"})
+    settings = Settings(config_file=Path(path) if path is not None else None)
+    _apply(settings, "gateway", sections["gateway"], skip=_NESTED | {"mqtt_password", "config_file"})
     for name, cls in _SECTIONS.items():
         _apply(getattr(settings, name), name, sections[name])
     settings.crews = _crews(raw.get("crews", {}))

@@ -50,6 +50,29 @@ def test_wrong_master_key_or_swapped_rows_fail_with_a_clear_message(tmp_path, re
         Registry(conn)
 
 
+def test_an_empty_registry_already_refuses_another_master_key(tmp_path):
+    """No lamp sealed under a key the gateway does not hold: a command run with only --db (master key beside
+    the database) against a gateway whose key lives beside its settings is refused before it adds a lamp."""
+    conn = db.connect(tmp_path / "gw.sqlite3")
+    Registry(conn, KeyStore.open(tmp_path / "etc" / "master.key"))
+    with pytest.raises(KeyStoreError, match="sealed under another master key than .*gw.sqlite3.masterkey"):
+        Registry(conn)
+    assert conn.execute("SELECT count(*) FROM lamps").fetchone()[0] == 0
+
+
+def test_master_key_defaults_beside_the_settings_and_an_old_gateway_keeps_its_own(tmp_path):
+    from gateway.settings import load
+
+    etc, data = tmp_path / "etc", tmp_path / "data"
+    etc.mkdir()
+    (etc / "gateway.toml").write_text(f'[gateway]\ndatabase = "{data / "gw.sqlite3"}"\n')
+    assert load(etc / "gateway.toml", env={}).master_key_path == etc / "master.key"
+    data.mkdir()
+    KeyStore.open(data / "gw.sqlite3.masterkey")  # set up before this default: it stays in use
+    assert load(etc / "gateway.toml", env={}).master_key_path == data / "gw.sqlite3.masterkey"
+    assert load(None, env={"LAMPFLEET_GATEWAY_DATABASE": str(data / "x.db")}).master_key_path == data / "x.db.masterkey"
+
+
 def test_readable_master_key_file_is_refused(tmp_path):
     path = tmp_path / "k"
     KeyStore.open(path)

@@ -60,7 +60,7 @@ urls = ["atalk://user@key/+23670000000"]
     s = load(path, env={"LAMPFLEET_INFLUX_TOKEN": "secret", "LAMPFLEET_ALERTS_REPEAT_INTERVAL_S": "7200",
                         "LAMPFLEET_ALERTS_SUPERVISOR_URLS": "json://a/b, json://c/d"})
     assert s.api_port == 8088 and str(s.database) == "var/x.sqlite3"
-    assert s.master_key_path.name == "x.sqlite3.masterkey"
+    assert s.master_key_path == path.parent / "master.key"  # beside the settings, not the database
     assert (s.detect.loss_rate, s.detect_settings().raise_after) == (0.3, 3)
     assert (s.alerts.group_wait_s, s.alerts.repeat_interval_s, s.alerts.language) == (10, 7200, "en")
     assert s.alerts.supervisor_urls == ["json://a/b", "json://c/d"]

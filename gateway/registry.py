@@ -63,6 +63,8 @@ class Lamp:
 COLUMNS = ("lamp_id", "devaddr", "key", "kind", "site", "crew", "led_max_ma", "status_interval_s",
            "last_fcnt", "last_seen_s", "fw_version", "district", "lat", "lon", "install_date", "profile",
            "replay_bits")
+# Stored frames keyed by (lamp_id, fcnt): renumbered when a lamp is re-keyed (Registry._archive_frames).
+FRAME_TABLES = ("readings", "events", "boots")
 _PROGRESS = ("last_fcnt", "last_seen_s", "fw_version", "replay_bits")
 # What an operator may change without re-provisioning.
 METADATA = ("kind", "site", "crew", "led_max_ma", "status_interval_s", "district", "lat", "lon", "install_date",
@@ -203,10 +205,13 @@ class Registry:
             rows.append(values)
         meta_sql = f"UPDATE lamps SET {', '.join(f'{c}=?' for c in METADATA)} WHERE lamp_id=?"
         meta_rows = [[getattr(lamp, c) for c in METADATA] + [lamp.lamp_id] for lamp in metadata_only]
+        rekeyed = [lp.lamp_id for lp in lamps if (old := self._by_id.get(lp.lamp_id)) is not None and old.key != lp.key]
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(sql, rows)
             self.conn.executemany(meta_sql, meta_rows)
+            for lamp_id in rekeyed:
+                self._archive_frames(lamp_id)
             self._bump()
         for lamp in lamps:
             old = self._by_id.get(lamp.lamp_id)
@@ -218,6 +223,20 @@ class Registry:
             target = self._by_id[lamp.lamp_id]
             for c in METADATA:
                 setattr(target, c, getattr(lamp, c))
+
+    def _archive_frames(self, lamp_id: str) -> None:
+        """A re-keyed lamp counts its frames from 0 again: move what it stored under its earlier keys to
+        negative counters, in the same order, so that the new frames (lamp, counter) do not meet old rows and
+        get dropped as duplicates. History reads by time and is unchanged. Every value moves below every old
+        one, so the update never collides with a row it has not moved yet."""
+        each = " UNION ALL ".join(f"SELECT min(fcnt) AS lo, max(fcnt) AS hi FROM {t} WHERE lamp_id=?1"
+                                  for t in FRAME_TABLES)
+        low, high = self.conn.execute(f"SELECT min(lo), max(hi) FROM ({each})", (lamp_id,)).fetchone()
+        if high is None:
+            return
+        offset = high + 1 + max(0, -low)
+        for table in FRAME_TABLES:
+            self.conn.execute(f"UPDATE {table} SET fcnt = fcnt - ? WHERE lamp_id=?", (offset, lamp_id))
 
     def update(self, lamp_id: str, **changes: object) -> Lamp:
         """Change metadata of a registered lamp (not its key, address or progress)."""

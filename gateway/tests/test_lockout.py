@@ -238,3 +238,36 @@ def test_a_wiped_lamp_is_alerted_and_gets_back_in_after_a_new_key(tmp_path, last
         assert _fcnts(gw) == [0, 1] and _alerts(gw)["replayRefused"][0] == "resolved"
     finally:
         gw.close()
+
+
+def test_a_rekeyed_lamp_is_stored_from_its_first_frame_and_keeps_its_history(tmp_path, lamp1):
+    """Re-provisioned with a new key, a lamp counts from 0 again: its first frames must not meet the rows
+    its old key stored under the same counters (and be dropped as duplicates until it passes them)."""
+    from gateway.provisioning import registry_hook
+
+    settings = Settings(database=tmp_path / "gw.sqlite3", clock="device")
+    gw = Gateway(settings)
+    try:
+        gw.registry.add(Lamp("LAMP-0001", 0x100001, KEY, site="bangui"))
+        for i in range(8):
+            gw.handle(UP, lamp1.status(T0 + 600 * i), T0 + 600 * i)
+        gw.handle(UP, _event(lamp1.key, 8, T0 + 4900, "raised"), T0 + 4900)
+        lamp1.fcnt = 9
+        gw.flush()
+        assert _fcnts(gw) == list(range(8)) and _fcnts(gw, "events") == [8]
+        new_key = os.urandom(16)
+        registry_hook(settings)("LAMP-0001", 0x100001, new_key)  # the technician's tool, another process
+        gw.tick()  # the running gateway sees the registry change
+        fresh, later = DeviceKey(new_key), T0 + 86400
+        for i in range(3):
+            gw.handle(UP, encode("status", 0x100001, i, fresh, {
+                "time_s": later + 600 * i, "vbat_mv": 13000, "ibat_ma": 0, "led_ma": 0, "pv_mv": 300, "soc_pct": 70,
+                "led_pct": 0, "temp_c": 26, "mode": "day", "faults": []}), later + 600 * i)
+        gw.handle(UP, lamp1.status(later + 2000), later + 2000)  # the old key no longer opens anything
+        gw.flush()
+        rows = gw.conn.execute("SELECT fcnt, time_s FROM readings WHERE lamp_id='LAMP-0001' ORDER BY fcnt").fetchall()
+        assert [f for f, _ in rows] == [*range(-9, -1), 0, 1, 2]  # the old history moved below 0, in order
+        assert [t for _, t in rows] == sorted(t for _, t in rows)
+        assert _fcnts(gw, "events") == [-1] and gw.ingest.rejects["mic"] == 1
+    finally:
+        gw.close()

@@ -33,7 +33,7 @@ MAX_EPOCHS = 64
 
 
 class Ingest:
-    def __init__(self, registry: Registry, prefix: str = topics.PREFIX):
+    def __init__(self, registry: Registry, prefix: str = topics.PREFIX, guard: LampGuard | None = None):
         self.registry = registry
         self.prefix = prefix
         self.rejects: Counter[str] = Counter()
@@ -45,7 +45,7 @@ class Ingest:
         # its key changes. A database from before the bitmap: frames under the old top are taken as new but
         # `maybe_stored`, and the gateway asks the store before judging them.
         self.replay = ReplayWindow()
-        self.guard = LampGuard()  # MIC failures, replays, counter jumps: rate limit and findings
+        self.guard = guard or LampGuard()  # MIC failures, replays, counter jumps: rate limit and findings
         self.maybe_stored = False  # about the frame `check` just returned
         self.released: list[tuple[Lamp, dict]] = []  # held frames a confirmation accepted: store them too
         self.stale_before = 0  # frames older than this (the raw horizon) are refused as `stale`; set by tick()

@@ -29,6 +29,7 @@ from gateway.detect import Detector, Finding
 from gateway.ingest import LOG_FIRST, Ingest
 from gateway.link.replay import DUPLICATE, NEW, SUSPICIOUS
 from gateway.keystore import KeyStore
+from gateway.link.lamp_guard import LampGuard
 from gateway.notify import Dispatcher
 from gateway.registry import Lamp, Registry
 from gateway.retention import Retention
@@ -59,7 +60,10 @@ class Gateway:
             memory = str(settings.database) == ":memory:"
             keystore = KeyStore.ephemeral() if memory else KeyStore.open(settings.master_key_path)
         self.registry = Registry(self.conn, keystore)
-        self.ingest = Ingest(self.registry, settings.topic_prefix)
+        d = settings.detect
+        self.ingest = Ingest(self.registry, settings.topic_prefix, LampGuard(
+            auth_failures=d.auth_failures, auth_window_s=d.auth_window_s, auth_in_a_row=d.auth_in_a_row,
+            replay_alert=d.replay_alert))
         self._rejects_saved: dict[str, int] = {}  # rejection counts already added to the table
         self.store = Store(self.conn, self.ingest.replay)  # the replay bitmap is saved with each batch
         a = settings.alerts

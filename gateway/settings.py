@@ -65,6 +65,13 @@ class DetectSettings:
     tamper_window_s: int = 6 * 3600
     # lanternUnused: a kit reporting but never switched on for this many days.
     unused_days: int = 7
+    # authenticationFailures: this many MIC failures within auth_window_s of the gateway's clock, or
+    # auth_in_a_row with no good frame between (a lamp with a wrong key); replayRefused: this many refused
+    # replays within an hour (a wiped lamp). Defaults in gateway/link/lamp_guard.py.
+    auth_failures: int = 20
+    auth_window_s: int = 600
+    auth_in_a_row: int = 6
+    replay_alert: int = 3
 
 
 @dataclass

@@ -49,8 +49,13 @@ class _State:
 
 
 class LampGuard:
-    def __init__(self, clock=time.monotonic):  # type: ignore[no-untyped-def]
+    def __init__(self, clock=time.monotonic, auth_failures: int = AUTH_ALERT_FAILURES,  # type: ignore[no-untyped-def]
+                 auth_window_s: int = AUTH_WINDOW_S, auth_in_a_row: int = AUTH_ALERT_IN_A_ROW,
+                 replay_alert: int = REPLAY_ALERT):
+        """The alert thresholds are [detect] settings (docs/alert-rules.md); the rate limit is not."""
         self._clock = clock
+        self.auth_failures, self.auth_window_s, self.auth_in_a_row = auth_failures, auth_window_s, auth_in_a_row
+        self.replay_alert = replay_alert
         self._lamps: dict[str, _State] = {}
         self.findings: list[tuple[Lamp, Finding]] = []
 
@@ -88,15 +93,15 @@ class LampGuard:
         now = self._clock()
         st.tokens = min(FAIL_BURST, st.tokens + (now - st.refilled) / FAIL_REFILL_S) - 1
         st.refilled = now
-        if rx_s - st.fail_start_s > AUTH_WINDOW_S:
+        if rx_s - st.fail_start_s > self.auth_window_s:
             st.fail_start_s, st.fails = rx_s, 0
         st.fails += 1
         st.in_a_row += 1
         st.last_fail_s = rx_s
-        if not st.auth_alert and (st.fails >= AUTH_ALERT_FAILURES or st.in_a_row >= AUTH_ALERT_IN_A_ROW):
+        if not st.auth_alert and (st.fails >= self.auth_failures or st.in_a_row >= self.auth_in_a_row):
             st.auth_alert = True
             self._raise(lamp, AUTH_FAILURES, rx_s, st.fail_start_s, {
-                "reason": "mic", "failures": st.fails, "window_s": AUTH_WINDOW_S, "in_a_row": st.in_a_row,
+                "reason": "mic", "failures": st.fails, "window_s": self.auth_window_s, "in_a_row": st.in_a_row,
                 "throttled": st.throttled})
 
     def counter_jump_contradicted(self, lamp: Lamp, held: list[int], last_fcnt: int | None, rx_s: float) -> None:
@@ -116,7 +121,7 @@ class LampGuard:
             st.replay_start_s, st.replays = rx_s, 0
         st.replays += 1
         st.last_replay_s = rx_s
-        if not st.replay_alert and st.replays >= REPLAY_ALERT:
+        if not st.replay_alert and st.replays >= self.replay_alert:
             st.replay_alert = True
             self._raise(lamp, REPLAY_REFUSED, rx_s, st.replay_start_s, {
                 "refused": st.replays, "window_s": REPLAY_WINDOW_S, "fcnt": fcnt, "last_fcnt": last_fcnt})
@@ -127,7 +132,7 @@ class LampGuard:
         if st is None:
             return
         st.in_a_row = 0
-        if st.auth_alert and not st.sticky and rx_s - st.last_fail_s > AUTH_WINDOW_S:
+        if st.auth_alert and not st.sticky and rx_s - st.last_fail_s > self.auth_window_s:
             st.auth_alert = False
             self._clear(lamp, AUTH_FAILURES, rx_s, {"quiet_s": int(rx_s - st.last_fail_s)})
         if st.replay_alert and rx_s - st.last_replay_s > REPLAY_WINDOW_S:

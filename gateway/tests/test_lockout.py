@@ -271,3 +271,23 @@ def test_a_rekeyed_lamp_is_stored_from_its_first_frame_and_keeps_its_history(tmp
         assert _fcnts(gw, "events") == [-1] and gw.ingest.rejects["mic"] == 1
     finally:
         gw.close()
+
+
+def test_security_alert_thresholds_come_from_the_settings(tmp_path):
+    settings = Settings(database=tmp_path / "gw.sqlite3", clock="device")
+    settings.detect.auth_in_a_row, settings.detect.replay_alert = 2, 5
+    gw = Gateway(settings)
+    try:
+        gw.registry.add(Lamp("LAMP-0001", 0x100001, KEY, site="bangui"))
+        forger = DeviceKey(bytes(16))
+        fields = {"time_s": T0, "vbat_mv": 13100, "ibat_ma": 0, "led_ma": 0, "pv_mv": 300, "soc_pct": 70,
+                  "led_pct": 0, "temp_c": 26, "mode": "night", "faults": []}
+        gw.handle(UP, encode("status", 0x100001, 0, forger, fields), T0)
+        gw.flush()
+        assert "authenticationFailures" not in _alerts(gw)
+        gw.handle(UP, encode("status", 0x100001, 1, forger, fields), T0 + 600)
+        gw.flush()
+        assert _alerts(gw)["authenticationFailures"][0] == "firing"
+        assert gw.ingest.guard.replay_alert == 5
+    finally:
+        gw.close()

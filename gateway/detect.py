@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from gateway import daily
 from gateway.faults import (BATTERY_DEGRADED, BATTERY_LOW, CHARGING_FAILURE, COMMUNICATION_FAILURE,
-                            CONTROL_GEAR_FAILURE, LAMP_FAILURE, LAMP_UNEXPECTED_ON, LANTERN_NOT_CHARGING,
-                            RESET_LOOP, TAMPER, THEFT)
+                            CONTROL_GEAR_FAILURE, HIGH_TEMPERATURE, LAMP_FAILURE, LAMP_UNEXPECTED_ON,
+                            LANTERN_NOT_CHARGING, PANEL_DEGRADED, RESET_LOOP, SENSOR_FAILURE, TAMPER, THEFT)
+from gateway.peers import Peers, bulk_charging
 from gateway.registry import Lamp
 from gateway.settings import DetectSettings
 
@@ -28,6 +29,7 @@ __all__ = ["Detector", "Finding", "LAMP_FAILURE", "COMMUNICATION_FAILURE"]
 MIN_JUDGED_LEVEL_PCT = 5  # below this the LED current is in the sensor's noise (firmware does the same)
 ABNORMAL_BOOTS = ("watchdog", "brown_out")
 DISCONNECT_DEDUP_S = 3600
+STUCK_DISCHARGE_MA = -50  # a battery current at least this far below zero moves any real battery's voltage
 # Faults that drain or starve the battery: while one is open, load disconnects are its consequence and
 # raise no batteryLevelTooLow of their own (one visit, one work order).
 BATTERY_LOW_CAUSES = (CHARGING_FAILURE, LANTERN_NOT_CHARGING, CONTROL_GEAR_FAILURE, LAMP_UNEXPECTED_ON)
@@ -52,6 +54,7 @@ class _Rule:
     since_s: int | None = None
     active: bool = False
     judged_s: int = -1  # newest observation time judged by this rule
+    last_bad_s: int = -1  # newest bad observation: a rule with a hold-off clears this long after it
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Track:
     tamper_s: int | None = None
     fcnts: list[int] = field(default_factory=list)
     days: daily.LampDays = field(default_factory=daily.LampDays)
+    vbat_same: int = 0  # status frames in a row with the same battery voltage while discharging
 
     def rule(self, name: str) -> _Rule:
         r = self.rules.get(name)
@@ -95,6 +99,7 @@ class Detector:
         self.clock_s: int | None = None
         self.tracks: dict[str, Track] = {}
         self.days = daily.DayJudge(s, utc_offset_s)
+        self.peers = Peers()
 
     # ------------------------------------------------------------ plumbing
 
@@ -116,7 +121,9 @@ class Detector:
         return Finding(lamp_id, fault, action, at_s, since_s, evidence)
 
     def _observe(self, lamp: Lamp, track: Track, name: str, bad: bool, at_s: int, evidence: Evidence,
-                 decisive: bool = False) -> list[Finding]:
+                 decisive: bool = False, hold_off_s: int = 0) -> list[Finding]:
+        """One observation of a rule. `hold_off_s`: a raised rule clears only once its condition has also
+        been absent that long (a condition that comes and goes keeps one alert open, not many)."""
         rule = track.rules.get(name)
         if rule is None:
             if not bad:
@@ -127,6 +134,7 @@ class Detector:
         rule.judged_s = at_s
         if bad:
             rule.good = 0
+            rule.last_bad_s = at_s
             rule.bad = max(rule.bad + 1, self.s.raise_after if decisive else 0)
             if rule.since_s is None:
                 rule.since_s = at_s
@@ -138,7 +146,7 @@ class Detector:
             rule.good = max(rule.good + 1, self.s.clear_after if decisive else 0)
             if not rule.active:
                 rule.since_s = None
-            elif rule.good >= self.s.clear_after:
+            elif rule.good >= self.s.clear_after and at_s - rule.last_bad_s >= hold_off_s:
                 rule.active = False
                 since = at_s if rule.since_s is None else rule.since_s
                 rule.since_s = None
@@ -249,6 +257,8 @@ class Detector:
             out += self._disconnect(lamp, track, t, "mode low_battery")
         track.last_mode = mode
         out += self._observe(lamp, track, TAMPER, "tamper" in faults, t, ev)
+        out += self._against_peers(lamp, track, st)
+        out += self._stuck_voltage(lamp, track, st, prev)
         if "battery_degraded" in faults:
             out += self._observe(lamp, track, BATTERY_DEGRADED, True, t, ev, decisive=True)
         if "reset_loop" in faults:
@@ -257,6 +267,40 @@ class Detector:
         if capacity is not None:
             out += self._capacity(lamp, track, t)
         return out
+
+    def _against_peers(self, lamp: Lamp, track: Track, st: dict) -> list[Finding]:
+        """panelDegraded and highTemperature: this lamp against its site's lamps in the same interval."""
+        s, t = self.s, st["time_s"]
+        group = (lamp.site, lamp.kind)
+        m = self.peers.medians(group, t, lamp.status_interval_s)
+        self.peers.add(group, lamp.lamp_id, st)
+        out: list[Finding] = []
+        temp = st["temp_c"]
+        if temp is not None:
+            if m is not None and m.heard >= s.charging_min_peers + 1:
+                hot = temp > s.temp_max_c and temp - m.temp_c >= s.temp_peer_delta_c
+            else:
+                hot = temp > s.temp_max_c + s.temp_peer_delta_c
+            out += self._observe(lamp, track, HIGH_TEMPERATURE, hot, t, lambda: {
+                "temp_c": temp, "temp_max_c": s.temp_max_c, "site_median_c": None if m is None else m.temp_c,
+                "peers": 0 if m is None else m.heard}, hold_off_s=s.clear_hold_off_s)
+        if (bulk_charging(st) and m is not None and m.charging >= s.charging_min_peers + 1
+                and m.charge_ma >= s.panel_min_ma and st["pv_mv"] * 100 >= m.pv_mv * 70):
+            share = st["ibat_ma"] * 100 / m.charge_ma
+            out += self._observe(lamp, track, PANEL_DEGRADED, share < s.panel_ratio_pct, t, lambda: {
+                "charge_ma": st["ibat_ma"], "site_median_ma": round(m.charge_ma), "share_pct": round(share),
+                "pv_mv": st["pv_mv"], "site_pv_median_mv": round(m.pv_mv), "peers": m.charging},
+                hold_off_s=s.clear_hold_off_s)
+        return out
+
+    def _stuck_voltage(self, lamp: Lamp, track: Track, st: dict, prev: dict | None) -> list[Finding]:
+        """sensorFailure: the battery voltage does not move while the battery current says it must."""
+        if prev is None or st["ibat_ma"] > STUCK_DISCHARGE_MA:
+            return _NONE  # not discharging: a charger can hold the voltage (absorption), no judgement
+        track.vbat_same = track.vbat_same + 1 if st["vbat_mv"] == prev["vbat_mv"] else 0
+        n = track.vbat_same
+        return self._observe(lamp, track, SENSOR_FAILURE, n >= self.s.sensor_stuck_frames, st["time_s"], lambda: {
+            "vbat_mv": st["vbat_mv"], "frames": n + 1, "ibat_ma": st["ibat_ma"]}, hold_off_s=self.s.clear_hold_off_s)
 
     def _disconnect(self, lamp: Lamp, track: Track, t: int, why: str) -> list[Finding]:
         s = self.s

@@ -30,6 +30,9 @@ THEFT = "theftSuspected"
 RESET_LOOP = "deviceResetLoop"
 LANTERN_NOT_CHARGING = "lanternNotCharging"
 LANTERN_UNUSED = "lanternUnused"
+PANEL_DEGRADED = "panelDegraded"
+HIGH_TEMPERATURE = "highTemperature"
+SENSOR_FAILURE = "sensorFailure"
 # Raised by ingest (gateway/link/lamp_guard.py), not by the detector: frames refused before they are stored.
 AUTH_FAILURES = "authenticationFailures"
 REPLAY_REFUSED = "replayRefused"
@@ -59,6 +62,12 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "lanterne ne charge pas", "lantern not charging"),
     Fault(LANTERN_UNUSED, "warning", "-",
           "lanterne inutilisee depuis des jours", "lantern unused for days"),
+    Fault(PANEL_DEGRADED, "minor", "-",
+          "panneau sale ou abime: nettoyer", "panel soiled or damaged: clean it"),
+    Fault(HIGH_TEMPERATURE, "major", "BatteryManagementSystem.highTemperature",
+          "batterie trop chaude", "battery too hot"),
+    Fault(SENSOR_FAILURE, "major", "-",
+          "capteur de tension bloque", "battery voltage sensor stuck"),
     Fault(AUTH_FAILURES, "major", "-",
           "trames falsifiees ou mauvaise cle", "forged frames or wrong key"),
     Fault(REPLAY_REFUSED, "major", "-",

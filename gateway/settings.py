@@ -57,6 +57,22 @@ class DetectSettings:
     charging_ratio_pct: int = 20
     charging_min_mah: int = 500
     charging_min_peers: int = 2
+    # panelDegraded (soiling, a cracked or shaded panel): charging in bulk at under panel_ratio_pct of
+    # the current its site's lamps charge at in the same report interval (same sky), with the panel's
+    # voltage there (a cut cable is chargingFailure), while they charge at panel_min_ma at least.
+    panel_ratio_pct: int = 50
+    panel_min_ma: int = 300
+    # highTemperature: the battery above temp_max_c (LiFePO4 stops charging at 45 C) and temp_peer_delta_c
+    # hotter than its site's lamps in the same interval (hotter than the weather explains); alone on its
+    # site, temp_peer_delta_c above temp_max_c.
+    temp_max_c: int = 45
+    temp_peer_delta_c: int = 10
+    # sensorFailure: the battery voltage reads the same in this many status frames in a row while the
+    # battery is discharging (a real battery's voltage falls).
+    sensor_stuck_frames: int = 6
+    # panelDegraded, highTemperature, sensorFailure resolve only once their condition has been absent for
+    # this long (flap damping).
+    clear_hold_off_s: int = 3600
     # deviceResetLoop: this many watchdog / brown-out boots within the window.
     boot_loop_count: int = 3
     boot_loop_window_s: int = 6 * 3600

@@ -99,6 +99,33 @@ def silent_for(intervals: int) -> Observable:
     return observable
 
 
+def first_reading(where: str, nth: int = 1) -> Observable:
+    """The nth status frame at or after the fault that meets an SQL condition on readings (its time)."""
+    def observable(run: Run, lamp_id: str, fault_s: float) -> float:
+        return [t for (t,) in run.query(f"SELECT time_s FROM readings WHERE lamp_id=? AND time_s>=? AND {where} "
+                                        "ORDER BY time_s", lamp_id, fault_s)][nth - 1]
+    return observable
+
+
+# The gateway compares currents of batteries charging in bulk (gateway/peers.py): by day, LED off, SoC < 85 %.
+BULK = "mode='day' AND led_pct=0 AND led_ma=0 AND soc_pct<85 AND ibat_ma>0"
+
+
+def site_charging(run: Run, lamp_id: str, fault_s: float) -> float:
+    """A panel's share of its site's current can be judged once the site's lamps charge in bulk at
+    panel_min_ma (300 mA) or more in the report interval before: the lamp's first bulk frame then."""
+    rows = run.query(f"SELECT lamp_id, time_s, ibat_ma FROM readings WHERE time_s>=? AND {BULK} ORDER BY time_s",
+                     fault_s - 2 * INTERVAL_S)
+    for lid, t, _ in rows:
+        if lid != lamp_id or t < fault_s:
+            continue
+        since = (t // INTERVAL_S - 1) * INTERVAL_S
+        site = sorted(i for other, ts, i in rows if since <= ts < t and other != lamp_id)
+        if len(site) >= 3 and site[len(site) // 2] >= 300:
+            return t
+    raise AssertionError(f"{lamp_id}: the site never charged in bulk after the fault")
+
+
 @dataclass(frozen=True)
 class Case:
     faults: str  # emulator fault spec (emulator/faults.py) for this rule's lamp, "{n}" = its index
@@ -142,6 +169,17 @@ CASES: dict[str, Case] = {
     # forgets the old battery's health, clears the flag, and the alert resolves.
     "batteryDegraded": Case("{n}:battery_degraded=0.3@1h,{n}:-battery_degraded@28h", nth_event("battery_low", 1),
                             28, downlink="battery_replaced"),
+    # Dust on the panel before dawn on day 2 (it gives a fifth of its neighbours' current), cleaned at 13:00:
+    # seen at its first frame charging in bulk while its site's lamps charge at 300 mA; cleared an hour after.
+    "panelDegraded": Case("{n}:soiling=0.8@17h,{n}:-soiling@26h", site_charging, 26),
+    # The battery box 25 C hotter than the weather explains from 13:00 (its temperature follows within
+    # minutes); cooled at 07:00 on day 2.
+    "highTemperature": Case("{n}:over_temperature@1h,{n}:-over_temperature@20h", first_reading("temp_c>45"), 20),
+    # The battery-voltage reading freezes at 15:00; it can tell only once the battery discharges at night
+    # and the voltage does not fall: seven readings in a row the same. Mended at 07:00 on day 2, seen at
+    # the next night's discharge.
+    "sensorFailure": Case("{n}:sensor_stuck_vbat_mv@4h,{n}:-sensor_stuck_vbat_mv@20h",
+                          first_reading("ibat_ma<=-50", 7), 20),
 }
 
 

@@ -16,7 +16,7 @@ LAMP = Lamp("L1", 1, bytes(16))
 
 
 def _status(t, led_pct, led_ma, fcnt=0, **over):
-    fields = {"time_s": t, "led_pct": led_pct, "led_ma": led_ma, "vbat_mv": 13000, "ibat_ma": -900,
+    fields = {"time_s": t, "led_pct": led_pct, "led_ma": led_ma, "vbat_mv": 13000 - fcnt % 100, "ibat_ma": -900,
               "pv_mv": 0, "soc_pct": 60, "temp_c": 25, "mode": "night", "faults": []}
     fields.update(over)
     return decoded("status", fields, fcnt)
@@ -54,7 +54,7 @@ def test_dark_raised_after_two_observations_and_cleared_after_two():
     assert [(f.fault, f.action, f.at_s, f.since_s) for f in found] == [
         (LAMP_FAILURE, "raise", 600, 0), (LAMP_FAILURE, "clear", 2400, 0)]
     assert found[0].evidence["expected_ma"] == 830
-    assert found[0].evidence["battery"] == {"vbat_mv": 13000, "soc_pct": 60, "at_s": 600}
+    assert found[0].evidence["battery"] == {"vbat_mv": 12999, "soc_pct": 60, "at_s": 600}
 
 
 def test_one_bad_sample_between_good_ones_raises_nothing():

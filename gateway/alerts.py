@@ -70,6 +70,9 @@ class Alerts:
         """Open or resolve the alert for a finding; None when nothing changed (already open/closed)."""
         now = finding.at_s if now_s is None else now_s
         evidence = json.dumps(finding.evidence, sort_keys=True)
+        if finding.action == "fold":
+            self._fold(lamp, finding, now, evidence)
+            return None
         if finding.action == "raise":
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO alerts (lamp_id, fault, state, raised_s, evidence, severity, kind, site, "
@@ -100,6 +103,20 @@ class Alerts:
         log.warning("alert %s", payload["message"])
         self._publish(lamp.lamp_id, payload)
         return payload
+
+    def _fold(self, lamp: Lamp, finding: Finding, now: int, evidence: str) -> None:
+        """A consequence of an open root cause (gateway/detect.py ROOT_CAUSES): counted in the root alert's
+        evidence ("follow_on": {fault: n}) and audited there; no alert of its own, nothing sent."""
+        row = self.conn.execute(f"{SELECT} WHERE lamp_id=? AND fault=? AND state!='resolved'",
+                                (lamp.lamp_id, finding.evidence["root"])).fetchone()
+        if row is None:
+            return
+        root = row_dict(row)
+        follow = root["evidence"].setdefault("follow_on", {})
+        follow[finding.fault] = follow.get(finding.fault, 0) + 1
+        self.conn.execute("UPDATE alerts SET evidence=? WHERE id=?", (json.dumps(root["evidence"], sort_keys=True),
+                                                                      root["id"]))
+        audit(self.conn, now, f"fold:{finding.fault}", GATEWAY, root, evidence)
 
     def _publish(self, lamp_id: str, payload: dict) -> None:
         if self.publish and self.topic_for:

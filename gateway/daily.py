@@ -36,6 +36,11 @@ def day_name(day: int) -> str:
     return (date(1970, 1, 1) + timedelta(days=day)).isoformat()
 
 
+def is_midday_hour(t_s: int, utc_offset_s: int) -> bool:
+    """08:00-16:00 local: daylight all year at Bangui's latitude, whatever the weather."""
+    return 8 <= (t_s + utc_offset_s) % DAY_S // 3600 < 16
+
+
 def is_night_hour(t_s: int, utc_offset_s: int) -> bool:
     hour = (t_s + utc_offset_s) % DAY_S // 3600
     return hour >= 18 or hour < 6

@@ -33,6 +33,13 @@ STUCK_DISCHARGE_MA = -50  # a battery current at least this far below zero moves
 # Faults that drain or starve the battery: while one is open, load disconnects are its consequence and
 # raise no batteryLevelTooLow of their own (one visit, one work order).
 BATTERY_LOW_CAUSES = (CHARGING_FAILURE, LANTERN_NOT_CHARGING, CONTROL_GEAR_FAILURE, LAMP_UNEXPECTED_ON)
+# Root causes: while one of these is open on a lamp, the fault it names is its consequence (a battery
+# drained by day burning goes silent at night; a panel too dirty or a battery too hot to charge ends as
+# "not charging"): folded into the root's alert, counted there, never sent on its own.
+_DRAINS = (LAMP_UNEXPECTED_ON, CONTROL_GEAR_FAILURE, BATTERY_LOW)
+_STARVES = (PANEL_DEGRADED, HIGH_TEMPERATURE, LAMP_UNEXPECTED_ON, CONTROL_GEAR_FAILURE)
+ROOT_CAUSES = {COMMUNICATION_FAILURE: _DRAINS, CHARGING_FAILURE: _STARVES, LANTERN_NOT_CHARGING: _STARVES,
+               LAMP_FAILURE: (LAMP_UNEXPECTED_ON, BATTERY_LOW)}
 Evidence = Callable[[], dict]
 _NONE: list = []  # shared empty result: callers only extend lists with it
 
@@ -53,6 +60,7 @@ class _Rule:
     good: int = 0
     since_s: int | None = None
     active: bool = False
+    folded_into: str = ""  # active as the consequence of this open root cause (ROOT_CAUSES): not alerted
     judged_s: int = -1  # newest observation time judged by this rule
     last_bad_s: int = -1  # newest bad observation: a rule with a hold-off clears this long after it
 
@@ -139,19 +147,36 @@ class Detector:
             if rule.since_s is None:
                 rule.since_s = at_s
             if not rule.active and rule.bad >= self.s.raise_after:
-                rule.active = True
-                return [self._finding(lamp.lamp_id, track, name, "raise", at_s, rule.since_s, evidence())]
+                return [self._raised(lamp, track, name, rule, at_s, rule.since_s, evidence())]
         else:
             rule.bad = 0
             rule.good = max(rule.good + 1, self.s.clear_after if decisive else 0)
             if not rule.active:
                 rule.since_s = None
             elif rule.good >= self.s.clear_after and at_s - rule.last_bad_s >= hold_off_s:
-                rule.active = False
-                since = at_s if rule.since_s is None else rule.since_s
-                rule.since_s = None
-                return [self._finding(lamp.lamp_id, track, name, "clear", at_s, since, evidence())]
+                return self._cleared(lamp, track, name, rule, at_s, evidence())
         return []
+
+    def _raised(self, lamp: Lamp, track: Track, name: str, rule: _Rule, at_s: int, since_s: int,
+                evidence: dict) -> Finding:
+        """The rule goes active: a "raise", or a "fold" into an open root cause (ROOT_CAUSES)."""
+        rule.active = True
+        root = next((c for c in ROOT_CAUSES.get(name, ()) if (r := track.rules.get(c)) is not None and r.active
+                     and not r.folded_into), "")
+        rule.folded_into = root
+        if root:
+            evidence = {**evidence, "root": root}
+        return self._finding(lamp.lamp_id, track, name, "fold" if root else "raise", at_s, since_s, evidence)
+
+    def _cleared(self, lamp: Lamp, track: Track, name: str, rule: _Rule, at_s: int, evidence: dict) -> list[Finding]:
+        """The rule goes inactive. Its folded consequences are forgotten, to be judged afresh on their own."""
+        rule.active = False
+        since = at_s if rule.since_s is None else rule.since_s
+        rule.since_s = None
+        folded, rule.folded_into = rule.folded_into, ""
+        for other in [n for n, r in track.rules.items() if r.folded_into == name]:
+            del track.rules[other]
+        return [] if folded else [self._finding(lamp.lamp_id, track, name, "clear", at_s, since, evidence)]
 
     def active(self, lamp_id: str) -> list[str]:
         t = self.tracks.get(lamp_id)
@@ -163,6 +188,8 @@ class Detector:
         if t is None:
             return
         t.rules.pop(fault, None)
+        for other in [n for n, r in t.rules.items() if r.folded_into == fault]:
+            del t.rules[other]  # its consequences are judged afresh
         if fault == BATTERY_LOW:
             t.disconnects.clear()
         elif fault == RESET_LOOP:
@@ -214,11 +241,8 @@ class Detector:
         for name in (COMMUNICATION_FAILURE, THEFT):
             rule = track.rules.get(name)
             if rule is not None and rule.active:
-                rule.active = False
-                since = t if rule.since_s is None else rule.since_s
-                rule.since_s = None
-                findings.append(self._finding(lamp.lamp_id, track, name, "clear", back_s, since,
-                                              {"frame_s": t, "silent_s": max(0, back_s - before_s)}))
+                findings += self._cleared(lamp, track, name, rule, back_s,
+                                          {"frame_s": t, "silent_s": max(0, back_s - before_s)})
         kind = frame["type"]
         if kind == "status":
             findings += self._status(lamp, track, frame)
@@ -250,14 +274,15 @@ class Detector:
             out += self._observe(lamp, track, CONTROL_GEAR_FAILURE, gear, t, ev)
         elif "led_short" in faults or "driver" in faults:
             out += self._observe(lamp, track, CONTROL_GEAR_FAILURE, True, t, ev)
-        if lamp.kind != "kit" and st["pv_mv"] >= s.day_pv_mv and mode not in ("test", "manual_on"):
+        daylight = st["pv_mv"] >= s.day_pv_mv and (mode != "night" or daily.is_midday_hour(t, self.utc_offset_s))
+        if lamp.kind != "kit" and daylight and mode not in ("test", "manual_on"):
             on = led_ma * 100 >= lamp.led_max_ma * s.on_ratio_pct
             out += self._observe(lamp, track, LAMP_UNEXPECTED_ON, on, t, ev)
         if mode == "low_battery" and track.last_mode not in (None, "low_battery"):
             out += self._disconnect(lamp, track, t, "mode low_battery")
         track.last_mode = mode
         out += self._observe(lamp, track, TAMPER, "tamper" in faults, t, ev)
-        out += self._against_peers(lamp, track, st)
+        out += self._against_peers(lamp, st)
         out += self._stuck_voltage(lamp, track, st, prev)
         if "battery_degraded" in faults:
             out += self._observe(lamp, track, BATTERY_DEGRADED, True, t, ev, decisive=True)
@@ -268,29 +293,30 @@ class Detector:
             out += self._capacity(lamp, track, t)
         return out
 
-    def _against_peers(self, lamp: Lamp, track: Track, st: dict) -> list[Finding]:
-        """panelDegraded and highTemperature: this lamp against its site's lamps in the same interval."""
-        s, t = self.s, st["time_s"]
-        group = (lamp.site, lamp.kind)
-        m = self.peers.medians(group, t, lamp.status_interval_s)
-        self.peers.add(group, lamp.lamp_id, st)
+    def _against_peers(self, lamp: Lamp, st: dict) -> list[Finding]:
+        """panelDegraded and highTemperature: a lamp against its site's other lamps at the same moment
+        (gateway/peers.py judges each status a few minutes late, once the site's frames around it are in)."""
+        s = self.s
         out: list[Finding] = []
-        temp = st["temp_c"]
-        if temp is not None:
-            if m is not None and m.heard >= s.charging_min_peers + 1:
-                hot = temp > s.temp_max_c and temp - m.temp_c >= s.temp_peer_delta_c
-            else:
-                hot = temp > s.temp_max_c + s.temp_peer_delta_c
-            out += self._observe(lamp, track, HIGH_TEMPERATURE, hot, t, lambda: {
-                "temp_c": temp, "temp_max_c": s.temp_max_c, "site_median_c": None if m is None else m.temp_c,
-                "peers": 0 if m is None else m.heard}, hold_off_s=s.clear_hold_off_s)
-        if (bulk_charging(st) and m is not None and m.charging >= s.charging_min_peers + 1
-                and m.charge_ma >= s.panel_min_ma and st["pv_mv"] * 100 >= m.pv_mv * 70):
-            share = st["ibat_ma"] * 100 / m.charge_ma
-            out += self._observe(lamp, track, PANEL_DEGRADED, share < s.panel_ratio_pct, t, lambda: {
-                "charge_ma": st["ibat_ma"], "site_median_ma": round(m.charge_ma), "share_pct": round(share),
-                "pv_mv": st["pv_mv"], "site_pv_median_mv": round(m.pv_mv), "peers": m.charging},
-                hold_off_s=s.clear_hold_off_s)
+        for who, mine, m in self.peers.add((lamp.site, lamp.kind), lamp, st):
+            track, t, temp = self.track(who.lamp_id), mine["time_s"], mine["temp_c"]
+            if temp is not None:
+                if m is not None and m.heard >= s.charging_min_peers:  # hotter than the weather explains, and
+                    # within temp_peer_delta_c of the charge limit: the sun will take it over before long
+                    hot = temp - m.temp_c >= s.temp_peer_delta_c and temp > s.temp_max_c - s.temp_peer_delta_c
+                else:
+                    hot = temp > s.temp_max_c + s.temp_peer_delta_c
+                out += self._observe(who, track, HIGH_TEMPERATURE, hot, t, lambda m=m, temp=temp: {
+                    "temp_c": temp, "temp_max_c": s.temp_max_c, "site_median_c": None if m is None else m.temp_c,
+                    "peers": 0 if m is None else m.heard}, hold_off_s=s.clear_hold_off_s)
+            if (bulk_charging(mine) and m is not None and m.charging >= s.charging_min_peers
+                    and m.charge_ma >= s.panel_min_ma and mine["pv_mv"] * 100 >= m.pv_mv * 70):
+                share = mine["ibat_ma"] * 100 / m.charge_ma
+                out += self._observe(who, track, PANEL_DEGRADED, share < s.panel_ratio_pct, t,
+                                     lambda m=m, mine=mine, share=share: {
+                    "charge_ma": mine["ibat_ma"], "site_median_ma": round(m.charge_ma), "share_pct": round(share),
+                    "pv_mv": mine["pv_mv"], "site_pv_median_mv": round(m.pv_mv), "peers": m.charging},
+                    hold_off_s=s.clear_hold_off_s)
         return out
 
     def _stuck_voltage(self, lamp: Lamp, track: Track, st: dict, prev: dict | None) -> list[Finding]:
@@ -326,8 +352,11 @@ class Detector:
         best = max(caps)
         recent = sorted(caps[-s.capacity_nights:])[s.capacity_nights // 2]
         bad = recent * 100 < best * s.capacity_drop_pct
+        # Nightly estimates scatter around the threshold, and the firmware's own flag (in every status)
+        # may say otherwise: the estimate clears the alert only after a day with no sign of wear at all.
         return self._observe(lamp, track, BATTERY_DEGRADED, bad, t, lambda: {
-            "capacity_mah": recent, "best_capacity_mah": best, "nights": len(caps)}, decisive=True)
+            "capacity_mah": recent, "best_capacity_mah": best, "nights": len(caps)}, decisive=True,
+            hold_off_s=daily.DAY_S)
 
     def _events(self, lamp: Lamp, track: Track, fr: dict) -> list[Finding]:
         t = fr["time_s"]
@@ -442,11 +471,10 @@ class Detector:
             return out
         k = self.silence_intervals(lamp.lamp_id)
         if silent_s > k * interval:
-            comm.active = True
             comm.since_s = track.last_frame_s
             p = max(s.loss_rate, 1e-9)
             missed = silent_s // interval
-            out.append(self._finding(lamp.lamp_id, track, COMMUNICATION_FAILURE, "raise", now_s, track.last_frame_s, {
+            out.append(self._raised(lamp, track, COMMUNICATION_FAILURE, comm, now_s, track.last_frame_s, {
                 "last_frame_s": track.last_frame_s, "last_heard_s": track.heard_s or None, "silent_s": silent_s,
                 "missed_intervals": missed,
                 "needed_intervals": k, "loss_rate": p}))

@@ -225,7 +225,10 @@ class Gateway:
             self.store.progress(lamp)
             return
         for finding in self.detector.observe_frame(lamp, frame, self.now_s()):
-            self._alert(lamp, finding)
+            # a frame may settle another lamp's comparison with its site (gateway/peers.py)
+            about = lamp if finding.lamp_id == lamp.lamp_id else self.registry.by_id(finding.lamp_id)
+            if about is not None:
+                self._alert(about, finding)
         if self._device_clock and t >= self._next_detect_s:
             # Emulated fleets run far faster than the wall-clock tick: time rules follow device time so
             # that their order against frame rules does not depend on the machine's speed.

@@ -40,7 +40,10 @@ class DetectSettings:
     # after it, as after a restart. The service reads its clock every second (device clock: every 5 device
     # minutes at most, plus the spacing of frames).
     clock_step_s: int = 1800
-    # lampUnexpectedOn: LED drawing current while the panel sees daylight.
+    # lampUnexpectedOn: LED drawing current while the panel sees daylight. A frame the firmware sent in
+    # night mode counts only between 08:00 and 16:00 local time: a panel's voltage reads 8-13 V in the
+    # first and last light (dusk under cloud, half an hour before sunrise), when the firmware rightly
+    # keeps the lamp lit, and every lamp would be "on by day".
     day_pv_mv: int = 8000
     on_ratio_pct: int = 10
     # lampFailure / controlGearFailure from readings, relative to the commanded current.
@@ -62,9 +65,10 @@ class DetectSettings:
     # voltage there (a cut cable is chargingFailure), while they charge at panel_min_ma at least.
     panel_ratio_pct: int = 50
     panel_min_ma: int = 300
-    # highTemperature: the battery above temp_max_c (LiFePO4 stops charging at 45 C) and temp_peer_delta_c
-    # hotter than its site's lamps in the same interval (hotter than the weather explains); alone on its
-    # site, temp_peer_delta_c above temp_max_c.
+    # highTemperature: the battery temp_peer_delta_c hotter than its site's lamps at the same moment (hotter
+    # than the weather explains) and above temp_max_c - temp_peer_delta_c (LiFePO4 stops charging at
+    # temp_max_c = 45 C: the afternoon sun will take it there); with no site to compare, temp_peer_delta_c
+    # above temp_max_c. A whole site hot together is weather, not a fault of one lamp.
     temp_max_c: int = 45
     temp_peer_delta_c: int = 10
     # sensorFailure: the battery voltage reads the same in this many status frames in a row while the

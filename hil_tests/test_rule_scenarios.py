@@ -126,6 +126,19 @@ def site_charging(run: Run, lamp_id: str, fault_s: float) -> float:
     raise AssertionError(f"{lamp_id}: the site never charged in bulk after the fault")
 
 
+def hotter_than_site(run: Run, lamp_id: str, fault_s: float) -> float:
+    """A battery is too hot once it reads 10 C above its site's lamps at the same moment (within 2 min) and
+    above 35 C ([detect] temp_peer_delta_c, temp_max_c; gateway/peers.py)."""
+    rows = run.query("SELECT lamp_id, time_s, temp_c FROM readings WHERE time_s>=? ORDER BY time_s", fault_s - 120)
+    for lid, t, temp in rows:
+        if lid != lamp_id or t < fault_s or temp <= 35:
+            continue
+        site = sorted(c for other, ts, c in rows if other != lamp_id and abs(ts - t) <= 120)
+        if len(site) >= 2 and temp - site[len(site) // 2] >= 10:
+            return t
+    raise AssertionError(f"{lamp_id}: never hotter than its site")
+
+
 @dataclass(frozen=True)
 class Case:
     faults: str  # emulator fault spec (emulator/faults.py) for this rule's lamp, "{n}" = its index
@@ -169,12 +182,13 @@ CASES: dict[str, Case] = {
     # forgets the old battery's health, clears the flag, and the alert resolves.
     "batteryDegraded": Case("{n}:battery_degraded=0.3@1h,{n}:-battery_degraded@28h", nth_event("battery_low", 1),
                             28, downlink="battery_replaced"),
-    # Dust on the panel before dawn on day 2 (it gives a fifth of its neighbours' current), cleaned at 13:00:
-    # seen at its first frame charging in bulk while its site's lamps charge at 300 mA; cleared an hour after.
-    "panelDegraded": Case("{n}:soiling=0.8@17h,{n}:-soiling@26h", site_charging, 26),
-    # The battery box 25 C hotter than the weather explains from 13:00 (its temperature follows within
-    # minutes); cooled at 07:00 on day 2.
-    "highTemperature": Case("{n}:over_temperature@1h,{n}:-over_temperature@20h", first_reading("temp_c>45"), 20),
+    # Dust on the panel before dawn on day 2 (it gives a fifth of its neighbours' current), cleaned at 08:00:
+    # seen at its first frame charging in bulk while its site's lamps charge at 300 mA; cleared an hour
+    # after the cleaning, while the site still charges in bulk to compare with.
+    "panelDegraded": Case("{n}:soiling=0.8@17h,{n}:-soiling@21h", site_charging, 21),
+    # The battery box 25 C hotter than the weather explains from 13:00 (its temperature follows within the
+    # hour); cooled at 07:00 on day 2.
+    "highTemperature": Case("{n}:over_temperature@1h,{n}:-over_temperature@20h", hotter_than_site, 20),
     # The battery-voltage reading freezes at 15:00; it can tell only once the battery discharges at night
     # and the voltage does not fall: seven readings in a row the same. Mended at 07:00 on day 2, seen at
     # the next night's discharge.

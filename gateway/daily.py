@@ -41,6 +41,12 @@ def is_midday_hour(t_s: int, utc_offset_s: int) -> bool:
     return 8 <= (t_s + utc_offset_s) % DAY_S // 3600 < 16
 
 
+def is_midnight_hour(t_s: int, utc_offset_s: int) -> bool:
+    """22:00-03:00 local: no sunlight on a panel, whatever the season."""
+    hour = (t_s + utc_offset_s) % DAY_S // 3600
+    return hour >= 22 or hour < 3
+
+
 def is_night_hour(t_s: int, utc_offset_s: int) -> bool:
     hour = (t_s + utc_offset_s) % DAY_S // 3600
     return hour >= 18 or hour < 6

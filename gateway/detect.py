@@ -83,6 +83,7 @@ class Track:
     fcnts: list[int] = field(default_factory=list)
     days: daily.LampDays = field(default_factory=daily.LampDays)
     vbat_same: int = 0  # status frames in a row with the same battery voltage while discharging
+    sensor_bad: dict[str, bool] = field(default_factory=dict)  # sensorFailure's last verdict per reading
 
     def rule(self, name: str) -> _Rule:
         r = self.rules.get(name)
@@ -283,7 +284,7 @@ class Detector:
         track.last_mode = mode
         out += self._observe(lamp, track, TAMPER, "tamper" in faults, t, ev)
         out += self._against_peers(lamp, st)
-        out += self._stuck_voltage(lamp, track, st, prev)
+        out += self._implausible(lamp, track, st, prev)
         if "battery_degraded" in faults:
             out += self._observe(lamp, track, BATTERY_DEGRADED, True, t, ev, decisive=True)
         if "reset_loop" in faults:
@@ -309,7 +310,7 @@ class Detector:
                 out += self._observe(who, track, HIGH_TEMPERATURE, hot, t, lambda m=m, temp=temp: {
                     "temp_c": temp, "temp_max_c": s.temp_max_c, "site_median_c": None if m is None else m.temp_c,
                     "peers": 0 if m is None else m.heard}, hold_off_s=s.clear_hold_off_s)
-            if (bulk_charging(mine) and m is not None and m.charging >= s.charging_min_peers
+            if (bulk_charging(mine) and m is not None and m.charging >= max(3, s.charging_min_peers)
                     and m.charge_ma >= s.panel_min_ma and mine["pv_mv"] * 100 >= m.pv_mv * 70):
                 share = mine["ibat_ma"] * 100 / m.charge_ma
                 out += self._observe(who, track, PANEL_DEGRADED, share < s.panel_ratio_pct, t,
@@ -319,14 +320,26 @@ class Detector:
                     hold_off_s=s.clear_hold_off_s)
         return out
 
-    def _stuck_voltage(self, lamp: Lamp, track: Track, st: dict, prev: dict | None) -> list[Finding]:
-        """sensorFailure: the battery voltage does not move while the battery current says it must."""
-        if prev is None or st["ibat_ma"] > STUCK_DISCHARGE_MA:
-            return _NONE  # not discharging: a charger can hold the voltage (absorption), no judgement
-        track.vbat_same = track.vbat_same + 1 if st["vbat_mv"] == prev["vbat_mv"] else 0
+    def _implausible(self, lamp: Lamp, track: Track, st: dict, prev: dict | None) -> list[Finding]:
+        """sensorFailure: a reading physics rules out. The battery voltage does not move while the battery
+        discharges (a charger may hold it by day, so charging frames are not judged); or the panel reads
+        daylight in the middle of the night (22:00-03:00 local), when the firmware would never see dusk."""
+        s, t = self.s, st["time_s"]
+        discharging = prev is not None and st["ibat_ma"] <= STUCK_DISCHARGE_MA
+        midnight = daily.is_midnight_hour(t, self.utc_offset_s)
+        if not (discharging or midnight):
+            return _NONE
+        verdicts = track.sensor_bad  # per reading, its last verdict: each is judged only when it can be
+        if discharging:
+            track.vbat_same = track.vbat_same + 1 if st["vbat_mv"] == prev["vbat_mv"] else 0  # type: ignore[index]
+            verdicts["vbat_mv"] = track.vbat_same >= s.sensor_stuck_frames
+        if midnight:
+            verdicts["pv_mv"] = st["pv_mv"] >= s.day_pv_mv
+        bad = sorted(r for r, v in verdicts.items() if v)
         n = track.vbat_same
-        return self._observe(lamp, track, SENSOR_FAILURE, n >= self.s.sensor_stuck_frames, st["time_s"], lambda: {
-            "vbat_mv": st["vbat_mv"], "frames": n + 1, "ibat_ma": st["ibat_ma"]}, hold_off_s=self.s.clear_hold_off_s)
+        return self._observe(lamp, track, SENSOR_FAILURE, bool(bad), t, lambda: {
+            "readings": bad, "vbat_mv": st["vbat_mv"], "pv_mv": st["pv_mv"], "frames": n + 1,
+            "ibat_ma": st["ibat_ma"]}, hold_off_s=s.clear_hold_off_s)
 
     def _disconnect(self, lamp: Lamp, track: Track, t: int, why: str) -> list[Finding]:
         s = self.s
@@ -375,6 +388,9 @@ class Detector:
             elif code in targets and action in ("raised", "cleared"):
                 if code == "tamper" and action == "raised":
                     track.tamper_s = t
+                flags = track.last_status["faults"] if track.last_status is not None else ()
+                if action == "cleared" and any(targets.get(f) == targets[code] for f in flags if f != code):
+                    continue  # another of the lamp's flags keeps the same fault (led_short ends, driver stays)
 
                 def ev(e: dict = e) -> dict:
                     d = {"event": e["code"], "action": e["action"], "value": e["value"], "ref": e["ref"]}

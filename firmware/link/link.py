@@ -13,7 +13,9 @@ stored, with a downlink whose ack_fcnt16 is the frame's counter (in LoRa's recei
 uplink; over MQTT on the lamp's down topic after the gateway committed its batch). A broker's PUBACK is
 not enough: a broker that dies before it saved its queue would lose what it had acknowledged. Without an
 answer the frame stays at the head and is tried again after a backoff (30 s doubling to an hour, always
-within duty cycle and budget), so a dead gateway costs a probe an hour, not a frame per status interval.
+within duty cycle and budget), and when a new frame is queued 30 s or more after the last attempt: a dead
+gateway costs one attempt per report interval, what the lamp sends anyway, and a run of losses on the
+radio never leaves the gateway without news for longer than the losses themselves.
 An answer that arrives late (a gateway back from an outage answers the copies the broker kept for it)
 still delivers the head frame when it names it, and the queue drains at once.
 The frames are wire format v1 (telemetry/codec.py, telemetry/downlink.py); the replay guard is the lamp's.
@@ -81,6 +83,7 @@ class Link:
         self.guard = DownlinkGuard(devaddr, key, saved.get("guard"))
         self._results = dict((int(k), v) for k, v in (saved.get("results") or {}).items())
         self._retry_at = None
+        self._tried_ms = 0  # the last attempt that went unanswered
         self._backoff_ms = retry_min_ms
         self._waiting_for_link = False
         self._unanswered = None  # (seq, fcnt16) of the head frame sent without an answer yet
@@ -95,10 +98,16 @@ class Link:
         """Queue a frame for delivery (it is on flash when this returns). Returns its queue seq, or None
         when the flash write failed (the caller raises the `storage` fault)."""
         try:
-            return self.queue.append(frame, now_ms // 60000)
+            seq = self.queue.append(frame, now_ms // 60000)
         except OSError:
             self.stats["submit_errors"] += 1
             return None
+        # Fresh news is worth a try now: the backoff never makes a lamp wait longer than its own report
+        # interval between attempts, so a few frames lost in a row on the radio do not turn into hours of
+        # silence at the gateway (which judges silence in report intervals, docs/alert-rules.md).
+        if self._retry_at is not None and self._retry_at > now_ms and now_ms - self._tried_ms >= self.retry_min_ms:
+            self._retry_at = now_ms
+        return seq
 
     def online(self, now_ms, horizon_ms=3 * 3600000):
         """Did anything get delivered recently?"""
@@ -182,6 +191,7 @@ class Link:
         self._backoff_ms = self.retry_min_ms
 
     def _back_off(self, now_ms):
+        self._tried_ms = now_ms
         self._retry_at = now_ms + self._backoff_ms
         self._backoff_ms = min(self.retry_max_ms, self._backoff_ms * 2)
 

@@ -108,12 +108,13 @@ def test_led_short_readings_and_driver_event_raise_control_gear_failure():
 def test_day_burning_raises_for_street_lamps_only():
     d = Detector(raise_after=2)
     day = {"pv_mv": 17000, "mode": "day"}
-    found = [f for i in range(3) for f in d.observe_frame(LAMP, _status(600 * i, 0, 800, i, **day))]
+    noon = 11 * 3600  # 12:00 in Bangui: a panel reading daylight at midnight is a sensorFailure instead
+    found = [f for i in range(3) for f in d.observe_frame(LAMP, _status(noon + 600 * i, 0, 800, i, **day))]
     assert _summary(found) == [("L1", LAMP_UNEXPECTED_ON, "raise")]
     assert found[0].evidence["pv_mv"] == 17000
     kit = Lamp("K1", 2, bytes(16), kind="kit")
-    assert [f for i in range(3) for f in d.observe_frame(kit, _status(600 * i, 100, 300, i, **day))] == []
-    test_mode = [f for i in range(3) for f in Detector().observe_frame(LAMP, _status(600 * i, 100, 830, i,
+    assert [f for i in range(3) for f in d.observe_frame(kit, _status(noon + 600 * i, 100, 300, i, **day))] == []
+    test_mode = [f for i in range(3) for f in Detector().observe_frame(LAMP, _status(noon + 600 * i, 100, 830, i,
                                                                                         pv_mv=17000, mode="test"))]
     assert test_mode == []
 

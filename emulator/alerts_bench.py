@@ -2,6 +2,7 @@
 
     python -m emulator.alerts_bench --lamps 50 --days 30 --loss 0.2 \\
         --weather emulator/physics/traces/bangui_rainy.csv          # a healthy month: expect no alert
+    python -m emulator.alerts_bench --days 29.4 --start 2026-01-01 --weather emulator/physics/traces/bangui_dry.csv
     python -m emulator.alerts_bench --lamps 13 --days 6 --loss 0.2 --seed 43 --faults "2:soiling=0.8@1d"
 
 The firmware runs in fleet mode (the same source in this process, emulator/fleet.py); its frames go
@@ -17,6 +18,7 @@ import json
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from emulator.faults import parse
@@ -76,9 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loss", type=float, default=0.2)
     ap.add_argument("--weather", type=Path)
     ap.add_argument("--faults", default="")
+    ap.add_argument("--start", help="first day, YYYY-MM-DD (the run starts at noon in Bangui, UTC+1); "
+                    "default 2026-08-01, the rainy trace's month")
     ap.add_argument("--workdir", type=Path, help="keep the gateway's database and the lamps' files here")
     args = ap.parse_args(argv)
     scenario = Scenario(make_fleet(args.lamps, args.seed), days=args.days, seed=args.seed, weather_file=args.weather, loss_rate=args.loss)
+    if args.start:
+        try:
+            scenario.start_s = datetime.fromisoformat(args.start).replace(hour=11, tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            print(f"--start {args.start!r}: use YYYY-MM-DD", file=sys.stderr)
+            return 2
     try:
         scenario.faults = parse(args.faults, scenario.start_s)
     except ValueError as e:

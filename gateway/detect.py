@@ -29,6 +29,7 @@ __all__ = ["Detector", "Finding", "LAMP_FAILURE", "COMMUNICATION_FAILURE"]
 MIN_JUDGED_LEVEL_PCT = 5  # below this the LED current is in the sensor's noise (firmware does the same)
 ABNORMAL_BOOTS = ("watchdog", "brown_out")
 DISCONNECT_DEDUP_S = 3600
+DAY_CLEAR_HOLD_OFF_S = 20 * 3600  # a good day clears a day-judged fault only if it started after the last bad sign
 STUCK_DISCHARGE_MA = -50  # a battery current at least this far below zero moves any real battery's voltage
 # Faults that drain or starve the battery: while one is open, load disconnects are its consequence and
 # raise no batteryLevelTooLow of their own (one visit, one work order).
@@ -457,8 +458,11 @@ class Detector:
                 out += self._observe(lamp, track, RESET_LOOP, False, now_s, lambda: {
                     "quiet_s": self.s.boot_loop_window_s}, decisive=True)
         for lamp, fault, bad, at_s, evidence in self.days.judge(lamps, self.tracks, now_s):
+            # A judged day is dated by its last frame: a charging fault that began during that day (the
+            # firmware's event at noon, after a good morning) is not cleared by the day's total.
+            hold = DAY_CLEAR_HOLD_OFF_S if fault in (CHARGING_FAILURE, LANTERN_NOT_CHARGING) else 0
             out += self._observe(lamp, self.track(lamp.lamp_id), fault, bad, at_s, lambda e=evidence: e,
-                                 decisive=True)
+                                 decisive=True, hold_off_s=hold)
         return out
 
     def _silence(self, lamp: Lamp, track: Track, now_s: int) -> list[Finding]:

@@ -21,6 +21,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
+from lampfleet.broker import parse_url
 from telemetry import FrameError, peek, topics
 from telemetry.downlink import peek_downlink
 
@@ -38,12 +39,8 @@ class MqttSink:
 
     def __init__(self, broker_url: str, prefix: str = topics.PREFIX, client_id: str = "lampfleet-emulator",
                  passwords: dict[str, str] | None = None, ca_file: str = ""):
-        scheme, sep, rest = broker_url.rstrip("/").partition("://")
-        if not sep or scheme not in ("mqtt", "mqtts"):
-            raise ValueError(f"broker {broker_url!r}: use mqtt://host:port or mqtts://host:port")
-        host, _, port = rest.partition(":")
-        self._address = (host or "127.0.0.1", int(port or (8883 if scheme == "mqtts" else 1883)))
-        self._tls, self._ca_file = scheme == "mqtts", ca_file
+        host, port, self._tls = parse_url(broker_url)
+        self._address, self._ca_file = (host, port), ca_file
         self.prefix = prefix
         self._inbox: dict[str, list[bytes]] = {}
         self._lock = threading.Lock()

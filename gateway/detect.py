@@ -30,6 +30,7 @@ MIN_JUDGED_LEVEL_PCT = 5  # below this the LED current is in the sensor's noise 
 ABNORMAL_BOOTS = ("watchdog", "brown_out")
 DISCONNECT_DEDUP_S = 3600
 DAY_CLEAR_HOLD_OFF_S = 20 * 3600  # a good day clears a day-judged fault only if it started after the last bad sign
+PANEL_MIN_PEERS = 3  # fewer lamps charging at the same moment: one odd reading moves their median too far
 STUCK_DISCHARGE_MA = -50  # a battery current at least this far below zero moves any real battery's voltage
 # Faults that drain or starve the battery: while one is open, load disconnects are its consequence and
 # raise no batteryLevelTooLow of their own (one visit, one work order).
@@ -311,7 +312,7 @@ class Detector:
                 out += self._observe(who, track, HIGH_TEMPERATURE, hot, t, lambda m=m, temp=temp: {
                     "temp_c": temp, "temp_max_c": s.temp_max_c, "site_median_c": None if m is None else m.temp_c,
                     "peers": 0 if m is None else m.heard}, hold_off_s=s.clear_hold_off_s)
-            if (bulk_charging(mine) and m is not None and m.charging >= max(3, s.charging_min_peers)
+            if (bulk_charging(mine) and m is not None and m.charging >= max(PANEL_MIN_PEERS, s.charging_min_peers)
                     and m.charge_ma >= s.panel_min_ma and mine["pv_mv"] * 100 >= m.pv_mv * 70):
                 share = mine["ibat_ma"] * 100 / m.charge_ma
                 out += self._observe(who, track, PANEL_DEGRADED, share < s.panel_ratio_pct, t,

@@ -192,15 +192,13 @@ class Settings:
 
     @property
     def broker_host_port(self) -> tuple[str, int]:
-        url = self.broker_url
-        scheme, sep, rest = url.partition("://")
-        if not sep or scheme not in ("mqtt", "mqtts"):
-            raise SettingsError(f"broker_url {url!r}: use mqtts://host:8883 (TLS) or mqtt://host:1883")
-        host, _, port = rest.rstrip("/").partition(":")
+        from lampfleet.broker import parse_url
+
         try:
-            return host or "127.0.0.1", int(port or (8883 if scheme == "mqtts" else 1883))
-        except ValueError:
-            raise SettingsError(f"broker_url {url!r}: port must be a number") from None
+            host, port, _ = parse_url(self.broker_url)
+        except ValueError as e:
+            raise SettingsError(f"broker_url {e}") from None
+        return host, port
 
     @property
     def broker_tls(self) -> bool:

@@ -17,6 +17,19 @@ from pathlib import Path
 from lampfleet.processes import stop_process
 
 
+def parse_url(url: str) -> tuple[str, int, bool]:
+    """mqtt://host[:port] or mqtts://host[:port] -> (host, port, tls); ValueError saying what to write."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"{url!r}: use mqtts://host:8883 (TLS) or mqtt://host:1883")
+    host, _, port = rest.rstrip("/").partition(":")
+    tls = scheme == "mqtts"
+    try:
+        return host or "127.0.0.1", int(port or (8883 if tls else 1883)), tls
+    except ValueError:
+        raise ValueError(f"{url!r}: port must be a number") from None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

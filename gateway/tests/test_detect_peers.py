@@ -1,9 +1,13 @@
 """The rules that compare a lamp with its site at the same moment (gateway/peers.py), the readings physics
-rules out, and flap damping by hold-off. Pure detector."""
+rules out, flap damping by hold-off, and root causes that fold their consequences (through the alert
+store on a real SQLite file)."""
 from __future__ import annotations
 
+from gateway import db
+from gateway.alerts import Alerts
 from gateway.detect import Detector
-from gateway.faults import HIGH_TEMPERATURE, PANEL_DEGRADED, SENSOR_FAILURE
+from gateway.faults import (COMMUNICATION_FAILURE, HIGH_TEMPERATURE, LAMP_UNEXPECTED_ON, PANEL_DEGRADED,
+                            SENSOR_FAILURE)
 from gateway.registry import Lamp
 from gateway.tests.synth import decoded
 
@@ -77,10 +81,31 @@ def test_a_frozen_battery_voltage_while_discharging_and_daylight_at_midnight_are
 def test_a_condition_that_comes_and_goes_keeps_one_alert_until_an_hour_without_it():
     d = Detector()
     found = []
-    for k in range(12):  # dirty, clean, dirty... every 20 minutes, then clean for good
-        found += _site_run(d, 1, {"ibat": 400} if k < 6 and k % 2 == 0 else {}, start=NOON + 600 * k)
-    for k in range(12, 24):
-        found += _site_run(d, 1, {}, start=NOON + 600 * k)
-    mine = [(f.fault, f.action) for f in found if f.lamp_id == "L1"]
-    assert mine == [] or mine.count((PANEL_DEGRADED, "raise")) <= 1
-    assert mine.count((PANEL_DEGRADED, "clear")) == mine.count((PANEL_DEGRADED, "raise"))
+    dirty = {0, 1, 3, 4, 6, 7}  # dirty, dirty, clean, dirty... every 10 minutes, then clean for good
+    for k in range(24):
+        found += _site_run(d, 1, {"ibat": 400} if k in dirty else {}, start=NOON + 600 * k)
+    mine = [(f.fault, f.action, f.at_s) for f in found if f.lamp_id == "L1"]
+    assert [(fault, action) for fault, action, _ in mine] == [(PANEL_DEGRADED, "raise"), (PANEL_DEGRADED, "clear")]
+    last_dirty = NOON + 600 * max(dirty)
+    assert mine[1][2] >= last_dirty + 3600  # the clean frames in between did not resolve it
+
+
+def test_silence_of_a_lamp_burning_by_day_is_folded_into_that_alert(tmp_path):
+    conn = db.connect(tmp_path / "gw.sqlite3")
+    alerts = Alerts(conn)
+    lamp, d = SITE[0], Detector()
+    d.tick([lamp], NOON)  # the gateway is listening from here
+    for k in range(3):  # LED drawing in full daylight: lampUnexpectedOn
+        for f in d.observe_frame(lamp, _day(0, NOON + 600 * k, k, ibat=-300, led_ma=830)):
+            alerts.apply(lamp, f)
+    assert alerts.open_alerts() == [(lamp.lamp_id, LAMP_UNEXPECTED_ON)]
+    folded = [f for t in range(NOON + 1260, NOON + 600 * 16, 60) for f in d.tick([lamp], t)]  # silent: drained
+    assert [(f.fault, f.action, f.evidence["root"]) for f in folded] == [
+        (COMMUNICATION_FAILURE, "fold", LAMP_UNEXPECTED_ON)]
+    for f in folded:
+        alerts.apply(lamp, f)
+    assert alerts.open_alerts() == [(lamp.lamp_id, LAMP_UNEXPECTED_ON)]  # no alert of its own, nothing sent
+    assert alerts.list(lamp_id=lamp.lamp_id)[0]["evidence"]["follow_on"] == {COMMUNICATION_FAILURE: 1}
+    back = d.observe_frame(lamp, _day(0, NOON + 600 * 16, 16, ibat=-300, led_ma=830))
+    assert [f for f in back if f.fault == COMMUNICATION_FAILURE] == []  # its end is not sent either
+    conn.close()

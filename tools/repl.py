@@ -200,6 +200,9 @@ class RawRepl:
                 seen += e.partial
             if time.monotonic() >= deadline:
                 raise errors.not_micropython(self.port, bytes(seen[-200:]))
+        # A slow lamp may answer an earlier Ctrl-A late: a second banner left in the buffer would be taken
+        # for the answer to the raw-paste request and push every later answer two bytes off.
+        self.drain(quiet=0.1, limit=1.0)
         self.in_raw_repl = True
         if soft_reset:
             self.during = "soft-resetting the lamp"
@@ -221,6 +224,7 @@ class RawRepl:
 
     # ------------------------------------------------------------------ running code
     def _send_code(self, code: bytes) -> None:
+        self._discard_waiting()  # the raw REPL says nothing unasked: anything waiting is stale
         if self.use_raw_paste:
             self.write(b"\x05A\x01")
             answer = self.read_exact(2)
@@ -261,6 +265,11 @@ class RawRepl:
             remain -= n
         self.write(b"\x04")
         self.read_until(b"\x04", timeout=10)  # compiled (window flags may come first)
+
+    def _discard_waiting(self) -> None:
+        self._rx.clear()
+        while self._has_input():
+            self.read_some()
 
     def _has_input(self) -> bool:
         if self._rx:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -58,3 +59,12 @@ def test_binary_file_round_trip_and_wire_cost(repl):
     fs.write("/data/readings.py", text)
     assert repl.bytes_out - before < len(text) / 2  # deflated
     assert fs.read("/data/readings.py") == text
+
+
+def test_a_late_second_banner_does_not_shift_the_answers(repl):
+    # A loaded machine answered enter_raw_repl's repeated Ctrl-A twice; the stray banner was read as the
+    # raw-paste answer and the next command was "refused" with the raw-paste reply (CI, stop 19).
+    repl.write(b"\x01")
+    time.sleep(0.3)
+    assert repl.exec("print(6 * 7)").strip() == b"42"
+    assert repl.use_raw_paste

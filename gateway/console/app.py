@@ -35,18 +35,18 @@ HERE = Path(__file__).parent
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 # Autoescaping on for every template: a lamp ID, a site or a comment is text, never markup.
-templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                                                   undefined=jinja2.StrictUndefined))
+templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True))
 
 
-def render(request: Request, name: str, status: int = 200, **values) -> HTMLResponse:  # type: ignore[no-untyped-def]
+def render(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:  # type: ignore[no-untyped-def]
     c: Context = request.app.state.ctx
     v = getattr(request.state, "viewer", None)
     lang = v.language if v else request.cookies.get("lampfleet_lang", "fr")
     lang = lang if lang in i18n.LANGUAGES else "fr"
     off = c.settings.alerts.utc_offset_s
-    values.setdefault("title", i18n.word(values.get("nav", "overview"), lang))
-    return templates.TemplateResponse(request, name, {
+    values.setdefault("nav", "")
+    values.setdefault("title", i18n.word(values["nav"] or "overview", lang))
+    return templates.TemplateResponse(request, template, {
         "viewer": v, "lang": lang, "flash": request.query_params.get("done") and i18n.word(
             request.query_params["done"], lang) if request.query_params.get("done") in i18n.WORDS else None,
         "t": lambda key: i18n.word(key, lang), "fault": lambda f: i18n.fault_text(f, lang),

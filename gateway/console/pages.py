@@ -52,7 +52,9 @@ def overview(request: Request, v: Viewer = Depends(viewer)) -> HTMLResponse:
         s["lamps"] += 1
         s[r.state] += 1
         s["alerts"] += r.alerts
-    open_alerts = [a for a in Alerts(c.conn()).list(False, None, 2000) if v.user.sees(a["crew"])]
+    from gateway.console.alert_pages import scoped_alerts
+
+    open_alerts = scoped_alerts(request, v, False)
     off = c.settings.alerts.utc_offset_s
     start, end = nights.last_night_bounds(c.now(), off)
     cache = request.app.state.__dict__.setdefault("_last_night", {})

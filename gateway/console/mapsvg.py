@@ -34,20 +34,34 @@ def draw(rows: list[LampRow], state_word) -> str:  # type: ignore[no-untyped-def
     span_x = max((lon1 - lon0) * k, 1e-5)  # type: ignore[operator]
     span_y = max(lat1 - lat0, 1e-5)  # type: ignore[operator]
     scale = min((W - 2 * PAD) / span_x, (H - 2 * PAD) / span_y)
+    # The drawing keeps the lamps' own shape: as high as they need, centred across.
+    h = int(min(H, max(240, span_y * scale + 2 * PAD + 16)))
+    x_off = (W - 2 * PAD - span_x * scale) / 2
+    y_off = (h - 16 - 2 * PAD - span_y * scale) / 2
 
     def xy(r: LampRow) -> tuple[float, float]:
-        return PAD + (r.lon - lon0) * k * scale, H - PAD - (r.lat - lat0) * scale  # type: ignore[operator]
+        return (PAD + x_off + (r.lon - lon0) * k * scale,  # type: ignore[operator]
+                h - 16 - PAD - y_off - (r.lat - lat0) * scale)  # type: ignore[operator]
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" class="map" role="img">',
-           f'<rect width="{W}" height="{H}" fill="#f4f1ea"/>']
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {h}" class="map" role="img">',
+           f'<rect width="{W}" height="{h}" fill="#f4f1ea"/>']
+    # each site's name beside its lamps, for orientation without streets
+    by_site: dict[str, list[tuple[float, float]]] = {}
+    for r in placed:
+        by_site.setdefault(r.site, []).append(xy(r))
+    for site, pts in sorted(by_site.items()):
+        cx = sum(p[0] for p in pts) / len(pts)
+        top = min(p[1] for p in pts)
+        out.append(f'<text x="{cx:.0f}" y="{max(top - 12, 12):.0f}" text-anchor="middle" class="site">'
+                   f'{escape(site or "-")}</text>')
     # scale bar: a round number of metres near a fifth of the width
     metres_per_px = 111_320 / scale
-    target = metres_per_px * W / 5
+    target = metres_per_px * W / 6
     bar_m = next(m for m in (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 1e9) if m >= target)
     bar_px = bar_m / metres_per_px
     label = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
-    out.append(f'<line x1="{PAD}" x2="{PAD + bar_px:.0f}" y1="{H - 8}" y2="{H - 8}" stroke="#333" stroke-width="3"/>'
-               f'<text x="{PAD + bar_px + 6:.0f}" y="{H - 4}">{label}</text>')
+    out.append(f'<line x1="{PAD}" x2="{PAD + bar_px:.0f}" y1="{h - 8}" y2="{h - 8}" stroke="#333" stroke-width="3"/>'
+               f'<text x="{PAD + bar_px + 6:.0f}" y="{h - 4}">{label}</text>')
     for r in sorted(placed, key=faulty):
         x, y = xy(r)
         bad = faulty(r)

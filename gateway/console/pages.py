@@ -144,11 +144,13 @@ def lamp_page(request: Request, lamp_id: str, days: int = Query(7, ge=1, le=30),
     alerts = Alerts(conn).list(True, lamp_id, 50)
     t0 = now - days * 86400
     hist = fleet.history(conn, lamp_id, t0, None, 50_000)
+    if hist:  # a lamp heard for less than the span: the plots start at its first report
+        t0 = max(t0, hist[0]["time_s"] - hist[0]["time_s"] % 3600)
     marks = [plots.Mark(a["raised_s"], f"#{a['id']} {i18n.fault_text(a['fault'], v.language)}", "#c62828")
              for a in alerts]
-    marks += [plots.Mark(a["resolved_s"], f"#{a['id']} {i18n.word('resolved', v.language)}", "#1a7f37")
+    marks += [plots.Mark(a["resolved_s"], f"#{a['id']} {i18n.word('resolved', v.language)}", "#1a7f37", False)
               for a in alerts if a["resolved_s"]]
-    marks += [plots.Mark(r[0], r[1], "#1565c0") for r in conn.execute(
+    marks += [plots.Mark(r[0], r[1], "#1565c0", False) for r in conn.execute(
         "SELECT at_s, action FROM audit WHERE lamp_id=? AND action LIKE 'repair%' AND at_s >= ?", (lamp_id, t0))]
     fr = v.language == "fr"
     w = lambda key: i18n.word(key, v.language)  # noqa: E731

@@ -12,8 +12,8 @@ from html import escape
 
 from gateway.daily import DAY_S
 
-W, H = 640, 150
-LEFT, RIGHT, TOP, BOTTOM = 48, 8, 18, 22
+W, H = 420, 150
+LEFT, RIGHT, TOP, BOTTOM = 44, 6, 20, 20
 MAX_POINTS = 320
 
 
@@ -30,6 +30,7 @@ class Mark:
     t_s: int
     label: str
     colour: str
+    labelled: bool = True  # text beside the line (alerts); otherwise the label is the line's tooltip only
 
 
 def _bucket(points: list[tuple[int, float]], t0: int, t1: int) -> list[tuple[int, float]]:
@@ -44,6 +45,10 @@ def _bucket(points: list[tuple[int, float]], t0: int, t1: int) -> list[tuple[int
         b[1] += v
         b[2] += 1
     return [(int(s[0] / s[2]), s[1] / s[2]) for _, s in sorted(sums.items())]
+
+
+def _anchor(right: bool) -> str:
+    return ' text-anchor="end"' if right else ""
 
 
 def _ticks(lo: float, hi: float) -> list[float]:
@@ -108,8 +113,12 @@ def plot(title: str, unit: str, series: list[Series], t0: int, t1: int, utc_offs
         if t0 <= m.t_s <= t1:
             out.append(f'<line x1="{x(m.t_s):.1f}" x2="{x(m.t_s):.1f}" y1="{TOP}" y2="{TOP + ph}" stroke="{m.colour}" '
                        f'stroke-width="1.5"><title>{escape(m.label)}</title></line>')
-            out.append(f'<text x="{x(m.t_s) + 2:.1f}" y="{TOP + 9}" fill="{m.colour}" class="mark">'
-                       f'{escape(m.label[:24])}</text>')
+            if not m.labelled:
+                continue
+            right = x(m.t_s) > W - 120
+            out.append(f'<text x="{x(m.t_s) + (-2 if right else 2):.1f}" y="{TOP + 10}" fill="{m.colour}" '
+                       f'class="mark"{_anchor(right)}>'
+                       f'{escape(m.label[:22])}</text>')
     legend_x = LEFT + 4
     for s in series:
         pts = _bucket(s.points, t0, t1)
@@ -121,7 +130,7 @@ def plot(title: str, unit: str, series: list[Series], t0: int, t1: int, utc_offs
         out.append(f'<line x1="{legend_x}" x2="{legend_x + 14}" y1="8" y2="8" stroke="{s.colour}" stroke-width="2"'
                    f'{dash}/>'
                    f'<text x="{legend_x + 17}" y="11">{escape(s.label)}</text>')
-        legend_x += 24 + 7 * len(s.label)
+        legend_x += 26 + 6 * len(s.label)
     out.append(f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#888" stroke-width="0.5"/>')
     out.append("</svg>")
     return "".join(out)

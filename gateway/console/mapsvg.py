@@ -15,6 +15,7 @@ from html import escape
 from gateway.console.snapshot import LampRow
 
 W, H, PAD = 800, 560, 24
+LINK_ALL_UP_TO = 500
 COLOURS = {"lit": "#1a7f37", "dimmed": "#58a65c", "dark": "#c62828", "silent": "#6d4c41", "maintenance": "#1565c0",
            "day": "#9e9e9e", "off": "#9e9e9e", "never_heard": "#424242"}
 
@@ -62,7 +63,18 @@ def draw(rows: list[LampRow], state_word) -> str:  # type: ignore[no-untyped-def
     label = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
     out.append(f'<line x1="{PAD}" x2="{PAD + bar_px:.0f}" y1="{h - 8}" y2="{h - 8}" stroke="#333" stroke-width="3"/>'
                f'<text x="{PAD + bar_px + 6:.0f}" y="{h - 4}">{label}</text>')
-    for r in sorted(placed, key=faulty):
+    # Healthy lamps of a large fleet: one path per state (a round dot per lamp, a dozen bytes each), so
+    # that 10,000 lamps stay a small page; faulty lamps, and every lamp of a small fleet, are links.
+    linked = [r for r in placed if faulty(r) or len(placed) <= LINK_ALL_UP_TO]
+    dots: dict[str, list[str]] = {}
+    for r in placed:
+        if not (faulty(r) or len(placed) <= LINK_ALL_UP_TO):
+            x, y = xy(r)
+            dots.setdefault(r.state, []).append(f"M{x:.0f} {y:.0f}h0")
+    for state, parts in sorted(dots.items()):
+        out.append(f'<path d="{"".join(parts)}" stroke="{COLOURS.get(state, "#9e9e9e")}" stroke-width="6" '
+                   f'stroke-linecap="round" data-state="{state}"><title>{escape(state_word(state))}</title></path>')
+    for r in sorted(linked, key=faulty):
         x, y = xy(r)
         bad = faulty(r)
         title = f"{r.lamp_id} · {r.site} · {state_word(r.state)}" + (f" · {r.alerts} !" if r.alerts else "")

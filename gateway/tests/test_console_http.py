@@ -274,3 +274,12 @@ def test_login_redirects_stay_on_this_server(target):
 def test_french_numbers_use_a_decimal_comma(value, digits):
     fr, en = i18n.number(value, "fr", digits), i18n.number(value, "en", digits)
     assert fr.replace("\u202f", "").replace(",", ".") == en.replace(",", "")
+
+
+def test_console_benchmark_runs_and_reports_json(tmp_path):
+    """The benchmark itself (numbers are reported, never asserted as timings)."""
+    from gateway.console.bench import run
+
+    result = run(300, tmp_path)
+    assert result["lamps"] == 300 and result["lamp_list"]["bytes_transferred"] > 0
+    assert result["crew_first_page_bytes"]["total"] <= 100_000

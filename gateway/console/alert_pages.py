@@ -74,8 +74,11 @@ def alert_page(request: Request, alert_id: int, v: Viewer = Depends(viewer)) -> 
 
 @router.get("/fragments/alerts", response_class=HTMLResponse)
 def alerts_fragment(request: Request, limit: int = Query(8, ge=1, le=100), v: Viewer = Depends(viewer)) -> HTMLResponse:
+    from collections import Counter
+
     rows = scoped_alerts(request, v, False)
-    return render(request, "_alerts.html", alerts=rows[:limit], limit=limit)
+    return render(request, "_alerts.html", alerts=rows[:limit], limit=limit,
+                  by_severity=Counter(a["severity"] for a in rows))
 
 
 def _alerts_key(request: Request, v: Viewer) -> str:

@@ -29,7 +29,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "too_many": ("Trop d'essais : réessayez dans 15 minutes.", "Too many attempts: try again in 15 minutes."),
     "lit": ("allumée", "lit"), "dimmed": ("atténuée", "dimmed"), "dark": ("éteinte", "dark"),
     "silent": ("muette", "silent"), "maintenance": ("en maintenance", "in maintenance"),
-    "day": ("jour", "day"), "off": ("arrêt", "off"), "never_heard": ("jamais entendue", "never heard"),
+    "day": ("éteinte de jour", "off by day"), "off": ("arrêt", "off"), "never_heard": ("jamais entendue", "never heard"),
     "firing": ("ouverte", "open"), "acknowledged": ("prise en charge", "acknowledged"),
     "resolved": ("résolue", "resolved"), "silenced": ("en silence", "silenced"),
     "critical": ("critique", "critical"), "major": ("majeure", "major"), "minor": ("mineure", "minor"),

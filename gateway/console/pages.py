@@ -46,6 +46,7 @@ def overview(request: Request, v: Viewer = Depends(viewer)) -> HTMLResponse:
     c = request.app.state.ctx
     rows = rows_for(request, v)
     counts = Counter(r.state for r in rows)
+    counts["day"] += counts["off"]  # off as planned (daytime, or a kit switched off): not a fault
     sites: dict[str, dict] = {}
     for r in rows:
         s = sites.setdefault(r.site, {"site": r.site, "lamps": 0, "alerts": 0, **{k: 0 for k in STATES}})
@@ -65,7 +66,7 @@ def overview(request: Request, v: Viewer = Depends(viewer)) -> HTMLResponse:
                if n["lamp_id"] in visible]
         cache.clear()
         cache[key] = {"full": sum(n["full"] for n in got), "total": len(got), "start_s": start, "end_s": end}
-    return render(request, "overview.html", nav="overview", states=SITE_STATES + ("never_heard",),
+    return render(request, "overview.html", nav="overview", states=SITE_STATES + ("day", "never_heard"),
                   counts=counts, sites=sorted(sites.values(), key=lambda s: s["site"]), site_states=SITE_STATES,
                   alerts=open_alerts[:8], limit=8, by_severity=Counter(a["severity"] for a in open_alerts),
                   severities=("critical", "major", "minor", "warning"), last_night=cache[key])

@@ -7,22 +7,17 @@ Screenshots go to $LAMPFLEET_SCREENSHOTS, else a temporary directory printed in 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-from pathlib import Path
 
+import playwright.sync_api as playwright_api
 import pytest
 
 from gateway.tests.console_stack import PASSWORD, ConsoleStack
 from gateway.tests.receivers import wait_for
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 CREW_PHONE = {"width": 360, "height": 740}  # the smallest phone
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +26,6 @@ def stack(tmp_path_factory):
     s.step(30)  # noon to 17:00: every lamp has reported, all healthy
     yield s
     s.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (python3 dev.py test installs it)"
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    out = Path(os.environ.get("LAMPFLEET_SCREENSHOTS") or tmp_path_factory.mktemp("console-screenshots"))
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"\nconsole screenshots in {out}")
-    return out
 
 
 def login(browser, stack, name: str, viewport=DESKTOP):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ reports, languages, and the weight of a crew's first page."""
 from __future__ import annotations
 
 import gzip
+import ssl
 import re
 
 import httpx
@@ -283,3 +284,30 @@ def test_console_benchmark_runs_and_reports_json(tmp_path):
     result = run(300, tmp_path)
     assert result["lamps"] == 300 and result["lamp_list"]["bytes_transferred"] > 0
     assert result["crew_first_page_bytes"]["total"] <= 100_000
+
+
+def test_tls_when_the_operator_gives_a_certificate(tmp_path):
+    """With tls_cert_file/tls_key_file the console serves HTTPS (and may leave loopback); cookies are
+    Secure and browsers are told to stay on HTTPS. Without a certificate, loopback only."""
+    from gateway.broker.tls import make_ca
+
+    with pytest.raises(ValueError, match="loopback only"):
+        WebServer(Settings(database=tmp_path / "x.sqlite3"), host="0.0.0.0")
+    made = make_ca(tmp_path / "ca", ["127.0.0.1", "localhost"])
+    settings = Settings(database=tmp_path / "gw.sqlite3", tls_cert_file=str(made["cert"]), tls_key_file=str(made["key"]))
+    conn = db.connect(settings.database)
+    Users(conn).add("awa", PASSWORD, "admin", 0)
+    conn.close()
+    server = WebServer(settings).start()
+    try:
+        assert server.url.startswith("https://")
+        c = httpx.Client(base_url=server.url.rstrip("/"), verify=ssl.create_default_context(cafile=str(made["ca"])), timeout=10)
+        page = c.get("/login")
+        assert page.status_code == 200 and "max-age" in page.headers["strict-transport-security"]
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        r = c.post("/login", data={"name": "awa", "password": PASSWORD, "csrf": token}, follow_redirects=False)
+        assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+        with pytest.raises((httpx.ConnectError, httpx.RemoteProtocolError)):
+            httpx.get(server.url.replace("https", "http") + "login", timeout=5)  # no plain HTTP beside it
+    finally:
+        server.stop()

@@ -58,7 +58,7 @@ def labels(request: Request, site: str = Query("", max_length=64), v: Viewer = D
     for lamp_id, lamp_site, district, _crew in lamps:
         if lamp_site != site:
             continue
-        svg = segno.make(f"{base}/lamps/{lamp_id}", error="m").svg_inline(scale=3, border=2)
+        svg = segno.make(f"{base}/lamps/{lamp_id}", error="m").svg_inline(border=2, omitsize=True)
         out.append({"lamp_id": lamp_id, "place": ", ".join(p for p in (district, lamp_site) if p), "svg": svg})
     return render(request, "labels.html", nav="reports", site=site, all_sites=all_sites, labels=out)
 

@@ -15,7 +15,7 @@ LANGUAGES = ("fr", "en")
 WORDS: dict[str, tuple[str, str]] = {
     "overview": ("Vue d'ensemble", "Overview"),
     "map": ("Carte", "Map"),
-    "lamps": ("Lampes", "Lamps"),
+    "lamps": ("Lampes", "Lamps"), "lamp": ("Lampe", "Lamp"),
     "alerts": ("Alertes", "Alerts"),
     "reports": ("Rapports", "Reports"),
     "users": ("Utilisateurs", "Users"),

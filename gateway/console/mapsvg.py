@@ -14,7 +14,7 @@ from html import escape
 
 from gateway.console.snapshot import LampRow
 
-W, H, PAD = 800, 560, 24
+W, H, PAD = 600, 480, 40
 LINK_ALL_UP_TO = 500
 COLOURS = {"lit": "#1a7f37", "dimmed": "#58a65c", "dark": "#c62828", "silent": "#6d4c41", "maintenance": "#1565c0",
            "day": "#9e9e9e", "off": "#9e9e9e", "never_heard": "#424242"}
@@ -53,7 +53,7 @@ def draw(rows: list[LampRow], state_word) -> str:  # type: ignore[no-untyped-def
     for site, pts in sorted(by_site.items()):
         cx = sum(p[0] for p in pts) / len(pts)
         top = min(p[1] for p in pts)
-        out.append(f'<text x="{cx:.0f}" y="{max(top - 12, 12):.0f}" text-anchor="middle" class="site">'
+        out.append(f'<text x="{cx:.0f}" y="{max(top - 14, 22):.0f}" text-anchor="middle" class="site">'
                    f'{escape(site or "-")}</text>')
     # scale bar: a round number of metres near a fifth of the width
     metres_per_px = 111_320 / scale
@@ -79,7 +79,8 @@ def draw(rows: list[LampRow], state_word) -> str:  # type: ignore[no-untyped-def
         bad = faulty(r)
         title = f"{r.lamp_id} · {r.site} · {state_word(r.state)}" + (f" · {r.alerts} !" if r.alerts else "")
         colour = "#c62828" if bad else COLOURS.get(r.state, "#9e9e9e")
-        radius, stroke = (7, ' stroke="#fff" stroke-width="2"') if bad else (4, "")
+        small = len(placed) <= 200  # few lamps: big dots, readable and tappable on a phone
+        radius, stroke = ((11 if small else 7), ' stroke="#fff" stroke-width="2"') if bad else ((8 if small else 4), "")
         out.append(f'<a href="/lamps/{escape(r.lamp_id)}"><circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" '
                    f'fill="{colour}"{stroke} data-state="{r.state}"><title>{escape(title)}</title></circle></a>')
     out.append("</svg>")

@@ -181,9 +181,10 @@ def test_screenshots_of_every_page(stack, browser, shots):
     page.goto("/login")
     page.screenshot(path=str(shots / "login-1280.png"))
     ctx.close()
+    alerts = [f"/alerts/{row[0]}" for row in stack.sql("SELECT min(id) FROM alerts") if row[0]]
     for width_name, viewport in (("1280", DESKTOP), ("390", PHONE)):
         ctx, page = login(browser, stack, "admin", viewport)
-        for path in PAGES:
+        for path in PAGES + alerts:
             response = page.goto(path)
             assert response.status == 200, path
             # nothing wider than the screen (a table may scroll inside its own box)

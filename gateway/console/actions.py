@@ -129,3 +129,42 @@ def repair(request: Request, lamp_id: str, action: str = Form(max_length=20), mi
                  (c.now(), lamp.lamp_id, f"repair-{action}", v.user.name,
                   f"downlink {dl_id}: {command}" + (f" {arg} min" if arg else "")))
     return _back(f"/lamps/{lamp.lamp_id}", "repair_recorded" if action == "led_replaced" else "queued")
+
+
+ENGINEER_COMMANDS = ("status_now", "reboot", "time_sync")
+_SETTING = re.compile(r"^([a-z_][a-z0-9_]{0,31})=(\d{1,9})$")
+
+
+@router.post("/lamps/{lamp_id}/downlink")
+def downlink(request: Request, lamp_id: str, command: str = Form("", max_length=20),
+             settings: str = Form("", max_length=300), v: Viewer = Depends(csrf_viewer)) -> RedirectResponse:
+    """An engineer's command or settings for a lamp, as `lampfleet downlink` (--status-now, --reboot,
+    --time-sync, --set NAME=VALUE ...): checked by encoding it before it is queued."""
+    v.require("engineer")
+    lamp = lamp_for(request, v, lamp_id)
+    from gateway.link.downlinks import DownlinkQueue
+
+    if bool(command) == bool(settings.strip()):
+        raise BadInput("choisissez une commande, ou écrivez des réglages NOM=VALEUR (pas les deux)")
+    if command and command not in ENGINEER_COMMANDS:
+        raise BadInput(f"commande inconnue {command[:20]!r} (commandes : {', '.join(ENGINEER_COMMANDS)})")
+    values: dict[str, int] = {}
+    for part in settings.split():
+        m = _SETTING.match(part)
+        if not m:
+            raise BadInput(f"réglage {part[:40]!r} : écrivez NOM=VALEUR, par exemple status_interval_s=300")
+        values[m.group(1)] = int(m.group(2))
+    c = request.app.state.ctx
+    conn = c.conn()
+    try:
+        if command:
+            dl_id = DownlinkQueue(conn).enqueue(lamp.lamp_id, "command", command=command, arg=0)
+            what = command
+        else:
+            dl_id = DownlinkQueue(conn).enqueue(lamp.lamp_id, "config", settings=values)
+            what = " ".join(f"{k}={val}" for k, val in values.items())
+    except ValueError as e:
+        raise BadInput(f"refusé avant l'envoi : {e}") from None
+    conn.execute("INSERT INTO audit (at_s, lamp_id, action, actor, detail) VALUES (?,?,?,?,?)",
+                 (c.now(), lamp.lamp_id, "downlink", v.user.name, f"downlink {dl_id}: {what}"))
+    return _back(f"/lamps/{lamp.lamp_id}", "queued")

@@ -94,9 +94,12 @@ def _first_page_bytes(c: httpx.Client) -> dict:
 
 def _chromium(base: str) -> dict | None:
     exe = shutil.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # a test extra: the benchmark still gives the server's numbers
+        return None
     if not exe:
         return None
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])

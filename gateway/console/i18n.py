@@ -74,6 +74,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "repair_recorded": ("Réparation notée ; l'alerte se résout au prochain rapport de la lampe.",
                         "Repair recorded; the alert resolves with the lamp's next report."),
     "live": ("en direct", "live"), "new_alert": ("Nouvelle alerte", "New alert"),
+    "command": ("Commande", "Command"), "settings": ("Réglages", "Settings"), "send": ("Envoyer", "Send"),
     "result": ("Résultat", "Result"), "sent": ("Envoyée", "Sent"), "count": ("Nombre", "Count"),
     "total": ("Total", "Total"), "of": ("sur", "of"), "open_lamp_page": ("Fiche lampe", "Lamp page"),
     "position": ("Position", "Position"), "identity": ("Identité", "Identity"),

@@ -175,7 +175,8 @@ def lamp_page(request: Request, lamp_id: str, days: int = Query(7, ge=1, le=30),
                   reading=reading, now=now, soh=soh, alerts=alerts, plots=svgs,
                   commanded_ma=lamp.led_max_ma * (reading or {}).get("led_pct", 0) / 100,
                   nights=nights.nights(conn, t0, now, off, c.settings.detect.dark_ratio_pct, lamp_id=lamp_id)[::-1],
-                  downlinks=_downlinks(conn, lamp_id), can_act=v.user.can("act"))
+                  downlinks=_downlinks(conn, lamp_id), can_act=v.user.can("act"),
+                  can_engineer=v.user.can("engineer"))
 
 
 def _row_stub():  # type: ignore[no-untyped-def]

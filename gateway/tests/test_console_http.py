@@ -238,6 +238,55 @@ def test_reports_month_csv(served):
     assert "lampFailure=1" in bangui
 
 
+def test_engineer_downlinks_are_checked_before_they_are_queued(served):
+    server, settings, fleet = served
+    lamp = fleet[3].lamp_id
+    ops, csrf = login(server, "ops")
+    assert ops.post(f"/lamps/{lamp}/downlink", data={"command": "reboot", "csrf": csrf}).status_code == 303
+    assert ops.post(f"/lamps/{lamp}/downlink", data={"settings": "status_interval_s=300", "csrf": csrf}
+                    ).status_code == 303
+    for bad, words in (({"command": "self_destruct"}, "commande inconnue"),
+                       ({"settings": "status_interval_s=-1"}, "NOM=VALEUR"),
+                       ({"settings": "no_such_setting=5"}, "refusé avant"),
+                       ({"command": "reboot", "settings": "status_interval_s=300"}, "pas les deux")):
+        r = ops.post(f"/lamps/{lamp}/downlink", data={**bad, "csrf": csrf})
+        assert r.status_code == 400 and words in r.text, (bad, r.text[-300:])
+    crew, crew_csrf = login(server, "jean")
+    assert crew.post(f"/lamps/{lamp}/downlink", data={"command": "reboot", "csrf": crew_csrf}).status_code == 403
+    conn = db.connect(settings.database)
+    rows = conn.execute("SELECT kind, body FROM downlinks WHERE lamp_id=? ORDER BY id", (lamp,)).fetchall()
+    conn.close()
+    assert rows == [("command", '{"command": "reboot", "arg": 0}'), ("config", '{"settings": {"status_interval_s": 300}}')]
+    assert "status_interval_s=300" in ops.get(f"/lamps/{lamp}").text
+
+
+def test_users_command_adds_lists_disables_and_changes_passwords(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from gateway.cli.users import command
+
+    dbpath = str(tmp_path / "gw.sqlite3")
+    monkeypatch.setenv("LAMPFLEET_PASSWORD", PASSWORD)
+    run = CliRunner().invoke
+    assert run(command, ["add", "awa", "--role", "admin", "--db", dbpath]).exit_code == 0
+    out = run(command, ["add", "jean", "--role", "crew", "--db", dbpath])
+    assert out.exit_code == 1 and "needs its crew" in out.output
+    assert run(command, ["add", "jean", "--role", "crew", "--crew", "nord", "--db", dbpath]).exit_code == 0
+    listed = json.loads(run(command, ["list", "--db", dbpath, "--json"]).output)
+    assert [(u["name"], u["role"], u["crew"]) for u in listed] == [("awa", "admin", ""), ("jean", "crew", "nord")]
+    assert "hash" not in str(listed) and PASSWORD not in str(listed)
+    monkeypatch.setenv("LAMPFLEET_PASSWORD", "short")
+    out = run(command, ["passwd", "jean", "--db", dbpath])
+    assert out.exit_code == 1 and "at least 10 characters" in out.output
+    assert run(command, ["disable", "jean", "--db", dbpath]).exit_code == 0
+    assert Users(db.connect(dbpath)).verify("jean", PASSWORD) is None
+    monkeypatch.setenv("LAMPFLEET_PASSWORD", PASSWORD + "!")
+    assert run(command, ["passwd", "jean", "--db", dbpath]).exit_code == 0  # and enabled again
+    assert Users(db.connect(dbpath)).verify("jean", PASSWORD + "!").role == "crew"
+
+
 # --------------------------------------------------------------------------- parsers, without a server
 
 @hsettings(derandomize=True, max_examples=200, deadline=None)

@@ -118,7 +118,7 @@ def _chromium(base: str) -> dict | None:
     return {"load_ms": out}
 
 
-def run(n_lamps: int, workdir: Path) -> dict:
+def run(n_lamps: int, workdir: Path, with_browser: bool = True) -> dict:
     path = workdir / "bench-console.sqlite3"
     t = time.perf_counter()
     build(path, n_lamps)
@@ -132,7 +132,7 @@ def run(n_lamps: int, workdir: Path) -> dict:
                   "lamp_list_last_page": _timed(c, f"/lamps?page={n_lamps // 50}"),
                   "overview": _timed(c, "/"), "map": _timed(c, "/map", 3), "lamp_page": _timed(c, "/lamps/BGI-00001"),
                   "crew_first_page_bytes": _first_page_bytes(_login(base, "crew")),
-                  "chromium": _chromium(base), "cpu_count": os.cpu_count()}
+                  "chromium": _chromium(base) if with_browser else None, "cpu_count": os.cpu_count()}
     finally:
         server.stop()
     return result

@@ -327,10 +327,11 @@ def test_french_numbers_use_a_decimal_comma(value, digits):
 
 
 def test_console_benchmark_runs_and_reports_json(tmp_path):
-    """The benchmark itself (numbers are reported, never asserted as timings)."""
+    """The benchmark itself (numbers are reported, never asserted as timings). Without its Chromium part:
+    the browser tests' Playwright may be running in this process already."""
     from gateway.console.bench import run
 
-    result = run(300, tmp_path)
+    result = run(300, tmp_path, with_browser=False)
     assert result["lamps"] == 300 and result["lamp_list"]["bytes_transferred"] > 0
     assert result["crew_first_page_bytes"]["total"] <= 100_000
 

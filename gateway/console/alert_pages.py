@@ -90,7 +90,11 @@ def _alerts_key(request: Request, v: Viewer) -> str:
     conn = request.app.state.ctx.conn()
     row = conn.execute(sql, args).fetchone()
     last = conn.execute("SELECT coalesce(max(id), 0) FROM alerts" + (" WHERE crew = ?" if args else ""), args).fetchone()
-    return f"{last[0]}-{row[1]}-{row[2] or 0}"
+    try:  # a lamp's acknowledgement of a downlink changes the lamp page too
+        acked = conn.execute("SELECT count(*) FROM downlinks WHERE state != 'pending'").fetchone()[0]
+    except Exception:  # noqa: BLE001 - no downlink queued yet: no table
+        acked = 0
+    return f"{last[0]}-{row[1]}-{row[2] or 0}-{acked}"
 
 
 @router.get("/events")

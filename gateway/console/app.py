@@ -45,6 +45,9 @@ def render(request: Request, template: str, status: int = 200, **values) -> HTML
     lang = lang if lang in i18n.LANGUAGES else "fr"
     off = c.settings.alerts.utc_offset_s
     values.setdefault("nav", "")
+    # This page's own address (without the one-off `done` line): live parts re-fetch it and keep their part.
+    query = "&".join(f"{quote(k)}={quote(val)}" for k, val in request.query_params.multi_items() if k != "done")
+    values.setdefault("here", request.url.path + (f"?{query}" if query else ""))
     values.setdefault("title", i18n.word(values["nav"] or "overview", lang))
     return templates.TemplateResponse(request, template, {
         "viewer": v, "lang": lang, "flash": request.query_params.get("done") and i18n.word(

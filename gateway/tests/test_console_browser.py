@@ -78,9 +78,9 @@ def test_led_fails_alert_live_crew_acks_on_phone_repair_resolves(stack, browser,
     assert wait_for(lambda: stack.sql("SELECT state, resolved_by FROM alerts WHERE id=?", (alert_id,))[0] ==
                     ("resolved", "gateway"), 20)
     assert wait_for(lambda: stack.sql("SELECT state FROM downlinks WHERE id=?", (dl_id,))[0][0] == "acked", 20)
-    phone.reload()
-    expect(phone.locator("#downlinks")).to_contain_text("confirmée")
-    expect(phone.locator("ul.alerts")).to_contain_text("résolue")
+    # the crew's open lamp page follows without a reload: the dlack and the resolution arrive live
+    expect(phone.locator("#downlinks")).to_contain_text("confirmée", timeout=15_000)
+    expect(phone.locator("#lamp-alerts")).to_contain_text("résolue", timeout=15_000)
     phone.screenshot(path=str(shots / "crew-lamp-repaired-360.png"), full_page=True)
     trail = [r[0] for r in stack.sql("SELECT action || ':' || actor FROM audit WHERE alert_id=? OR lamp_id='BGI-0001' "
                                      "ORDER BY id", (alert_id,)) if not r[0].startswith("notify")]

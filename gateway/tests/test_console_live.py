@@ -121,9 +121,9 @@ def test_real_firmware_led_fault_to_repair_in_the_browser(tmp_path, browser, sho
             sql("SELECT * FROM downlinks")
         assert wait_for(lambda: sql("SELECT state, resolved_by FROM alerts WHERE id=?", (alert_id,)) ==
                         [("resolved", "gateway")], 30), sql("SELECT * FROM alerts")
-        phone.reload()
-        expect(phone.locator("#downlinks")).to_contain_text("confirmée")
-        expect(phone.locator("ul.alerts")).to_contain_text("résolue")
+        # the crew's open lamp page follows without a reload: the dlack and the resolution arrive live
+        expect(phone.locator("#downlinks")).to_contain_text("confirmée", timeout=15_000)
+        expect(phone.locator("#lamp-alerts")).to_contain_text("résolue", timeout=15_000)
         phone.screenshot(path=str(shots / "live-crew-lamp-real-firmware-360.png"), full_page=True)
         assert sql("SELECT count(*) FROM alerts WHERE lamp_id=?", (healthy,)) == [(0,)]
         acts = [r[0] for r in sql("SELECT action || ':' || actor FROM audit WHERE action NOT LIKE 'notify%' "

@@ -89,21 +89,46 @@ def test_led_fails_alert_live_crew_acks_on_phone_repair_resolves(stack, browser,
     crew_ctx.close()
 
 
+def test_crew_pages_work_without_javascript(stack, browser):
+    """Forms first: with scripts off, a crew still logs in, acknowledges and queues a repair."""
+    expect = playwright_api.expect
+    stack.fleet[1].faults.add("led_open")
+    stack.step(4)
+    [(alert_id,)] = stack.sql("SELECT id FROM alerts WHERE lamp_id='BGI-0002' AND state='firing'")
+    ctx = browser.new_context(viewport=CREW_PHONE, base_url=stack.url, java_script_enabled=False)
+    page = ctx.new_page()
+    page.goto("/alerts")  # to the login page, and back here after it
+    page.fill("input[name=name]", "jean")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button")
+    page.click(f"text=#{alert_id} BGI-0002")
+    page.click("form[action$='/ack'] button")
+    expect(page.locator("#alert-state")).to_have_text("prise en charge")
+    page.click("a[href='/lamps/BGI-0002']")
+    page.click("text=Batterie remplacée")
+    expect(page.locator(".flash")).to_contain_text("file d'attente")
+    assert stack.sql("SELECT json_extract(body, '$.command') FROM downlinks WHERE lamp_id='BGI-0002'") == [
+        ("battery_replaced",)]
+    stack.fleet[1].faults.discard("led_open")
+    stack.step(3)
+    ctx.close()
+
+
 def test_viewer_cannot_act(stack, browser):
     ctx, page = login(browser, stack, "vera")
     [(alert_id,)] = stack.sql("SELECT max(id) FROM alerts")
-    page.goto("/lamps/BGI-0002")
+    page.goto("/lamps/BGI-0005")
     assert page.locator("form[action$='/repair']").count() == 0
     page.goto(f"/alerts/{alert_id}")
     assert page.locator("form[action$='/ack'], form[action$='/resolve']").count() == 0
     token = csrf(page)
-    for path, form in ((f"/lamps/BGI-0002/repair", {"action": "time_sync"}),
+    for path, form in ((f"/lamps/BGI-0005/repair", {"action": "time_sync"}),
                        (f"/alerts/{alert_id}/resolve", {"comment": "x"}),
                        ("/silences", {"matchers": "site=Lakouanga", "duration": "2h", "comment": "x"}),
                        ("/users", {"name": "eve", "password": "x" * 12, "role": "admin"})):
         r = page.request.post(path, form={**form, "csrf": token})
         assert r.status == 403, (path, r.status)
-    assert stack.sql("SELECT count(*) FROM downlinks WHERE lamp_id='BGI-0002'") == [(0,)]
+    assert stack.sql("SELECT count(*) FROM downlinks WHERE lamp_id='BGI-0005'") == [(0,)]
     assert stack.sql("SELECT count(*) FROM users WHERE name='eve'") == [(0,)]
     ctx.close()
 

@@ -21,7 +21,8 @@ STAMP = VENV / ".installed"
 # System packages: mosquitto is the MQTT broker the tests and the demo use; the venv module is split out of
 # python3 on Debian. victoria-metrics is the InfluxDB-protocol server for the scale-out storage tests. nodejs
 # runs the 32-bit MicroPython (the webassembly port, emulator/wasm) that measures the firmware's heap.
-APT_PACKAGES = ["mosquitto", "python3-venv", "python3-pip", "victoria-metrics", "nodejs"]
+# chromium is the real browser the console's tests drive (through Playwright, with this binary: no download).
+APT_PACKAGES = ["mosquitto", "python3-venv", "python3-pip", "victoria-metrics", "nodejs", "chromium"]
 
 
 def log(msg: str) -> None:

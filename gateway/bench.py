@@ -291,3 +291,14 @@ def ingest(n_frames: int, n_lamps: int, backlog: int, workdir: Path | None, as_j
             b = result["backlog"]
             click.echo(f"backlog of {b['frames']:,}: queued in {b['publish_s']:.1f} s, replayed in {b['seconds']:.1f} s "
                        f"({b['frames_per_s']:,} frames/s), lost {b['lost']}, doubled {b['doubled']}")
+
+
+@command.command("console")
+@click.option("--lamps", "n_lamps", default=10_000, show_default=True, help="Fleet size.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep files here.")
+@click.option("--json", "as_json", is_flag=True)
+def console_bench(n_lamps: int, workdir: Path | None, as_json: bool) -> None:
+    """Console: server time of the lamp list and overview, crew's first page bytes, Chromium load time."""
+    from gateway.console.bench import main
+
+    main(n_lamps, workdir, as_json)

@@ -92,6 +92,18 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     name TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, created_s INTEGER NOT NULL,
     revoked_s INTEGER, last_used_s INTEGER
 );
+-- Console accounts (gateway/console/users.py): argon2id hashes only; a disabled user keeps its row for the audit.
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL, crew TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT 'fr', created_s INTEGER NOT NULL, disabled_s INTEGER
+);
+-- Console sessions (gateway/console/sessions.py): the cookie's SHA-256 and the session's CSRF token.
+CREATE TABLE IF NOT EXISTS sessions (
+    token_sha256 TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, created_s INTEGER NOT NULL,
+    seen_s INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (who TEXT NOT NULL, at_s INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS login_failures_who ON login_failures (who, at_s);
 CREATE TABLE IF NOT EXISTS rejects (reason TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
 

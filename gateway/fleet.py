@@ -110,3 +110,10 @@ def daily_history(conn: sqlite3.Connection, lamp_id: str, limit: int = 366) -> l
     rows = conn.execute(f"SELECT {', '.join(cols)} FROM daily WHERE lamp_id=? ORDER BY day DESC LIMIT ?",
                         (lamp_id, limit)).fetchall()
     return [dict(zip(cols, r)) for r in reversed(rows)]
+
+
+def read_lamp(conn: sqlite3.Connection, lamp_id: str) -> Lamp | None:
+    """One lamp's metadata and progress (`key` left empty), or None."""
+    cols = [c for c in COLUMNS if c != "key"]
+    row = conn.execute(f"SELECT {', '.join(cols)} FROM lamps WHERE lamp_id=?", (lamp_id,)).fetchone()
+    return Lamp(**dict(zip(cols, row)), key=b"") if row else None

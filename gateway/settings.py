@@ -176,6 +176,11 @@ class Settings:
     api_allowed_hosts: list[str] = field(default_factory=list)
     # true: GET without a bearer token is allowed (the API listens on loopback only). Writes always need one.
     api_read_open: bool = False
+    # The console and API over TLS (a PEM certificate and its key): then api_host may be any address the
+    # crews' phones reach. console_https: a reverse proxy serves HTTPS in front (cookies marked Secure).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    console_https: bool = False
     # Kept here for compatibility; [detect] raise_after/clear_after win when given.
     raise_after: int = 2
     clear_after: int = 2
@@ -389,8 +394,11 @@ def validate(settings: Settings) -> None:
     devices = settings.link.lorawan_devices
     if not isinstance(devices, dict) or not all(isinstance(v, str) for v in devices.values()):
         raise SettingsError("setting [link] lorawan_devices must map DevEUIs to lamp ids")
-    if settings.api_host not in ("127.0.0.1", "::1", "localhost"):
-        raise SettingsError(f"setting api_host {settings.api_host!r}: the API listens on loopback only "
-                            "(127.0.0.1, ::1 or localhost); reach it from elsewhere through a reverse proxy")
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise SettingsError("settings tls_cert_file and tls_key_file go together (the certificate and its key)")
+    if settings.api_host not in ("127.0.0.1", "::1", "localhost") and not settings.tls_cert_file:
+        raise SettingsError(f"setting api_host {settings.api_host!r}: without TLS the console and API listen on "
+                            "loopback only (127.0.0.1, ::1 or localhost); give tls_cert_file and tls_key_file, or "
+                            "reach it through a reverse proxy with TLS (docs/console.md)")
     settings.broker_host_port  # validate early
     _validate_mqtt(settings)

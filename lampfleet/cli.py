@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("gateway.cli.alerts", "Alerts: list, acknowledge, resolve, silence, audit trail."),
     "downlink": ("gateway.cli.downlink", "Queue a command or settings for a lamp: test on, time sync, status_interval_s=..."),
     "history": ("gateway.cli.history", "A lamp's readings over time: table, JSON or PNG plot."),
+    "users": ("gateway.cli.users", "Console users: add, list, disable, passwd (roles viewer, crew, engineer, admin)."),
+    "console": ("gateway.cli.console", "Serve the operations console and the JSON API beside a running gateway."),
     "api-token": ("gateway.cli.api_token", "Bearer tokens for the HTTP API: add (shown once), list, revoke."),
     "bench": ("gateway.bench", "Benchmarks (ingest: frames/s against bare paho, backlog replay)."),
 }

@@ -29,15 +29,37 @@ console = Console()
 @click.option("--days", default=2.0, show_default=True, help="Simulated days.")
 @click.option("--seed", default=1, show_default=True, help="Seed for weather and lamp variation.")
 @click.option("--workdir", type=click.Path(path_type=Path), help="Keep files here instead of a temp dir.")
-def command(lamps: int, days: float, seed: int, workdir: Path | None) -> None:
+@click.option("--console", "with_console", is_flag=True,
+              help="Serve the operations console during the run and after it, until Ctrl-C (prints its URL and a "
+                   "demo login).")
+@click.option("--port", default=8088, show_default=True, help="The console's port (with --console; 0: any free one).")
+def command(lamps: int, days: float, seed: int, workdir: Path | None, with_console: bool, port: int) -> None:
     """Broker + gateway + emulated lamps with an injected LED fault: watch the alert arrive."""
     if lamps < 2:
         raise click.BadParameter("at least 2 lamps: one healthy, one faulty", param_hint="--lamps")
     with tempfile.TemporaryDirectory(prefix="lampfleet-demo-") as tmp:
-        run_demo(lamps, days, seed, Path(workdir or tmp))
+        run_demo(lamps, days, seed, Path(workdir or tmp), console_port=port if with_console else None)
 
 
-def run_demo(n_lamps: int, days: float, seed: int, workdir: Path) -> list[dict]:
+def _demo_user(database: Path) -> tuple[str, str]:
+    """An admin for the demo's console, with a fresh password (printed once, like an API token)."""
+    import secrets
+
+    from gateway import db
+    from gateway.console.users import Users
+
+    conn = db.connect(database)
+    password = secrets.token_urlsafe(9)
+    users = Users(conn)
+    if users.get("demo") is None:
+        users.add("demo", password, "admin", int(time.time()), actor="demo")
+    else:
+        users.passwd("demo", password, int(time.time()), actor="demo")
+    conn.close()
+    return "demo", password
+
+
+def run_demo(n_lamps: int, days: float, seed: int, workdir: Path, console_port: int | None = None) -> list[dict]:
     from emulator.faults import parse
     from emulator.mqtt_sink import MqttSink
     from emulator.scenario import Scenario, make_fleet
@@ -58,13 +80,24 @@ def run_demo(n_lamps: int, days: float, seed: int, workdir: Path) -> list[dict]:
     settings = Settings(broker_url=broker.url, database=workdir / "gateway.sqlite3", clock="device",
                         # the embedded fallback broker (amqtt) speaks MQTT 3.1.1 only
                         mqtt_protocol=5 if broker.kind == "mosquitto" else 4)
+    if console_port is not None:
+        from lampfleet.broker import free_port
+
+        settings.api_port = console_port or free_port()
     service = GatewayService(settings)
-    for ident in fleet:
-        service.gateway.registry.add(Lamp(ident.lamp_id, ident.devaddr, ident.key, site="bangui"))
+    for i, ident in enumerate(fleet):
+        # along a street of Lakouanga, 40 m apart, so that the console's map has something to show
+        service.gateway.registry.add(Lamp(ident.lamp_id, ident.devaddr, ident.key, site="bangui",
+                                          district="Lakouanga", crew="nord", lat=4.3612 + 0.00036 * i,
+                                          lon=18.5560 + 0.0001 * i))
     gw_thread = threading.Thread(target=service.run, name="gateway", daemon=True)
     gw_thread.start()
     service.ready.wait(10)
     console.print(f"[bold]gateway[/]  SQLite {settings.database}, device clock")
+    if console_port is not None:
+        name, password = _demo_user(settings.database)
+        console.print(f"[bold]console[/]  http://127.0.0.1:{settings.api_port}/  log in as [bold]{name}[/] with "
+                      f"password [bold]{password}[/]")
 
     alerts: list[dict] = []
     host, port = settings.broker_host_port
@@ -102,6 +135,13 @@ def run_demo(n_lamps: int, days: float, seed: int, workdir: Path) -> list[dict]:
                 break
             time.sleep(0.2)
         time.sleep(0.5)
+        if console_port is not None:
+            console.print(f"[bold]console[/]  still on http://127.0.0.1:{settings.api_port}/ : Ctrl-C to stop")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
     finally:
         service.stopping.set()
         gw_thread.join(10)

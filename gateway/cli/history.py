@@ -1,4 +1,5 @@
-"""`lampfleet history LAMP`: a lamp's readings over time, as a table, JSON or a PNG plot."""
+"""`lampfleet history LAMP`: a lamp's readings over time, as a table, JSON or a PNG plot (the plot
+instead of the table: one quantity per panel with its unit, nights shaded, alerts and repairs marked)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,7 +35,11 @@ def command(lamp_id: str, since: str, until: str | None, daily: bool, limit: int
     if png is not None:
         if not rows:
             raise click.ClickException(f"no readings of {lamp_id} in that period: nothing to plot")
-        plot(lamp_id, rows, png, off)
+        led_max = conn.execute("SELECT led_max_ma FROM lamps WHERE lamp_id=?", (lamp_id,)).fetchone()[0]
+        plot(lamp_id, rows, png, off, led_max, marks(conn, lamp_id, rows[0]["time_s"]))
+        if not as_json:  # the plot is what was asked for: no table of every row on the terminal
+            click.echo(f"plot of {len(rows)} reading(s) of {lamp_id} written to {png}")
+            return
     emit(rows, as_json, lambda: _table(lamp_id, rows, off, png))
 
 
@@ -66,7 +71,26 @@ def _daily_table(lamp_id: str, rows: list[dict]) -> None:
     console().print(table)
 
 
-def plot(lamp_id: str, rows: list[dict], path: Path, utc_offset_s: int) -> None:
+def marks(conn, lamp_id: str, since_s: int) -> list[tuple[int, str, str]]:  # type: ignore[no-untyped-def]
+    """(time, label, colour) of the lamp's alerts (red), their resolutions (green) and repairs (blue)."""
+    out = []
+    for aid, fault, raised, resolved in conn.execute(
+            "SELECT id, fault, raised_s, resolved_s FROM alerts WHERE lamp_id=? AND coalesce(resolved_s, raised_s) >= ?",
+            (lamp_id, since_s)):
+        out.append((raised, f"#{aid} {fault}", "tab:red"))
+        if resolved:
+            out.append((resolved, f"#{aid} resolved", "tab:green"))
+    for at, action in conn.execute("SELECT at_s, action FROM audit WHERE lamp_id=? AND action LIKE 'repair%' "
+                                   "AND at_s >= ?", (lamp_id, since_s)):
+        out.append((at, action, "tab:blue"))
+    return out
+
+
+def plot(lamp_id: str, rows: list[dict], path: Path, utc_offset_s: int, led_max_ma: int = 830,
+         events: list[tuple[int, str, str]] | None = None) -> None:
+    """One quantity per panel, its unit on its own axis and in its legend; nights shaded; alerts, their
+    resolutions and repairs marked. An LED commanded to light that draws nothing shows as the dashed
+    commanded current above a measured one at 0 mA: the fault itself, readable without an engineer."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,23 +100,40 @@ def plot(lamp_id: str, rows: list[dict], path: Path, utc_offset_s: int) -> None:
 
     tz = timezone(timedelta(seconds=utc_offset_s))
     t = [datetime.fromtimestamp(r["time_s"], tz) for r in rows]
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, sharex=True, figsize=(10, 7))
-    ax1.plot(t, [r["vbat_mv"] / 1000 for r in rows], color="tab:blue")
-    ax1.set_ylabel("battery V")
-    soc = ax1.twinx()
-    soc.plot(t, [r["soc_pct"] for r in rows], color="tab:green", alpha=0.6)
-    soc.set_ylabel("SoC %")
-    ax2.plot(t, [r["led_ma"] for r in rows], color="tab:orange", label="LED mA")
-    ax2.set_ylabel("LED mA")
-    lvl = ax2.twinx()
-    lvl.step(t, [r["led_pct"] for r in rows], color="tab:red", alpha=0.5, where="post")
-    lvl.set_ylabel("LED %")
-    ax3.plot(t, [r["pv_mv"] / 1000 for r in rows], color="tab:olive", label="PV V")
-    ax3.set_ylabel("PV V")
-    cur = ax3.twinx()
-    cur.plot(t, [r["ibat_ma"] for r in rows], color="tab:purple", alpha=0.6)
-    cur.set_ylabel("battery mA")
-    ax1.set_title(f"{lamp_id} (local time UTC{utc_offset_s // 3600:+d})")
+    fig, axes = plt.subplots(4, 1, sharex=True, figsize=(10, 9))
+    panels = [
+        (axes[0], "battery (V)", [("battery voltage (V)", [r["vbat_mv"] / 1000 for r in rows], "tab:blue", "-")]),
+        (axes[1], "charge (%)", [("state of charge (%)", [r["soc_pct"] for r in rows], "tab:green", "-")]),
+        (axes[2], "LED current (mA)", [("measured (mA)", [r["led_ma"] for r in rows], "tab:orange", "-"),
+                                       ("commanded (mA)", [led_max_ma * r["led_pct"] / 100 for r in rows],
+                                        "tab:brown", "--")]),
+        (axes[3], "panel (V)", [("panel voltage (V)", [r["pv_mv"] / 1000 for r in rows], "goldenrod", "-")]),
+    ]
+    first, last = rows[0]["time_s"], rows[-1]["time_s"]
+    day = (first + utc_offset_s) // 86400 - 1
+    nights = []
+    while day * 86400 - utc_offset_s < last:
+        a, b = day * 86400 + 18 * 3600 - utc_offset_s, day * 86400 + 30 * 3600 - utc_offset_s
+        if b > first and a < last:
+            nights.append((datetime.fromtimestamp(max(a, first), tz), datetime.fromtimestamp(min(b, last), tz)))
+        day += 1
+    for ax, ylabel, series in panels:
+        for a, b in nights:
+            ax.axvspan(a, b, color="#dfe3ee", zorder=0, label="_night")
+        for label, values, colour, style in series:
+            ax.plot(t, values, color=colour, linestyle=style, label=label)
+        ax.set_ylabel(ylabel)
+        for at, text, colour in events or []:
+            if first <= at <= last:
+                ax.axvline(datetime.fromtimestamp(at, tz), color=colour, linewidth=1.2)
+        ax.legend(loc="upper left", fontsize="small", framealpha=0.8)
+    for at, text, colour in events or []:
+        if first <= at <= last:
+            axes[0].annotate(text, (datetime.fromtimestamp(at, tz), 1.0), xycoords=("data", "axes fraction"),
+                             color=colour, fontsize="small", rotation=90, va="top", ha="right")
+    axes[0].set_title(f"{lamp_id}: local time UTC{utc_offset_s // 3600:+d}; shaded: night (18:00-06:00); "
+                      "red: alert, green: resolved, blue: repair", fontsize="medium")
+    axes[2].set_ylim(bottom=0)
     fig.autofmt_xdate()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

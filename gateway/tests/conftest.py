@@ -39,3 +39,31 @@ class Lamp1:
 @pytest.fixture
 def lamp1():
     return Lamp1()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium through Playwright (its own browser download is never used): one per test run."""
+    import shutil
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(exe).exists(), "Debian's chromium is needed (python3 dev.py test installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory):
+    """Where the console's screenshots go: $LAMPFLEET_SCREENSHOTS, else a temporary directory (printed)."""
+    import os
+    from pathlib import Path
+
+    out = Path(os.environ.get("LAMPFLEET_SCREENSHOTS") or tmp_path_factory.mktemp("console-screenshots"))
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"\nconsole screenshots in {out}")
+    return out

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings as hsettings, strategies as st
 
 from gateway import db
-from gateway.api.server import Api, ApiError, ApiServer
+from gateway.api.server import ApiServer
 from gateway.api.guard import Policy, Refused, body_length, check_site, host_name, query_int
 from gateway.api.tokens import ApiTokens
 from gateway.service import Gateway
@@ -40,7 +40,8 @@ class Client:
         r = conn.getresponse()
         data = r.read()
         conn.close()
-        assert r.getheader("Content-Type", "").startswith("application/json")
+        if not r.getheader("Content-Type", "").startswith("application/json"):
+            return r.status, {"error": data.decode(errors="replace"), "http_layer": True}
         return r.status, json.loads(data)
 
     def get(self, path: str, **kw):
@@ -132,8 +133,13 @@ def test_writes_refuse_cross_site_forms_and_act_as_the_token(served):
     assert api.request("POST", ack, body, {"Host": "rebound.example"})[0] == 421
     assert api.request("POST", ack, body, token=None)[0] == 401
     for bad in ("abc", "-5", "1e3", "12 3"):
-        status, answer = api.request("POST", ack, body, {"Content-Length": bad})
-        assert status == 400 and "Content-Length" in answer["error"], bad
+        # refused by the HTTP layer (uvicorn's h11) before the app sees it; guard.body_length checks the
+        # same rule for any server that lets such a header through (property test below)
+        try:
+            status, answer = api.request("POST", ack, body, {"Content-Length": bad})
+        except (ConnectionResetError, BrokenPipeError):  # h11 answered 400 and closed while the body was sent
+            continue
+        assert status == 400 and (answer.get("http_layer") or "Content-Length" in answer["error"]), bad
     assert api.request("POST", ack, b"x" * 10_001)[0] == 413
     assert api.request("POST", ack, b"not json")[0] == 400
     assert api.request("POST", ack, b"[1]")[0] == 400
@@ -165,8 +171,6 @@ def test_api_refuses_to_listen_beyond_loopback(tmp_path):
         ApiServer(Settings(database=tmp_path / "x.sqlite3"), host="0.0.0.0")
     with pytest.raises(SettingsError, match="loopback only"):
         load(env={"LAMPFLEET_GATEWAY_API_HOST": "0.0.0.0"})
-    with pytest.raises(ApiError):
-        Api(Settings(database=tmp_path / "x.sqlite3")).post("/api/v1/lamps", b"")
 
 
 def test_token_command_prints_once_lists_and_revokes(tmp_path):

@@ -146,7 +146,8 @@ def test_history_table_json_daily_and_png(fed, tmp_path):
     assert {"vbat_mv", "led_ma", "soc_pct", "mode", "faults"} <= set(rows[0])
     png = tmp_path / "plot.png"
     out = run("history", lamp, "--since", "2d", "--png", png, "--config", config)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "plot written" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "written to" in out
+    assert len(out.strip().splitlines()) == 1  # the plot, not a dump of every row
     assert "is not registered" in run("history", "NOPE-1", "--config", config, ok=False)
     assert "use a duration like 2h" in run("history", lamp, "--since", "yesterday", "--config", config, ok=False)
 

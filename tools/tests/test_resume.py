@@ -93,7 +93,8 @@ def test_cable_pull_never_boots_a_mix_and_a_rerun_finishes(tmp_path, bus, app_re
     lamp_dir = tmp_path / "lamp"
     template = tmp_path / "template"
     new_version = firmware_version(app_repo)
-    kwargs: dict[str, Any] = dict(site="bangui-5e", profile="street", board=bus.board("BGI-007"), boot_timeout=10)
+    kwargs: dict[str, Any] = dict(site="bangui-5e", profile="street", board=bus.board("BGI-007"), boot_timeout=10,
+                          connect_timeout=10)  # a loaded CI machine once took over 3 s to answer a fresh lamp
 
     with SerialLamp(lamp_dir) as lamp:
         lamp.wait_ready()

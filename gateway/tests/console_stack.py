@@ -3,6 +3,7 @@
 user per role. Two sites and two crews, with coordinates for the street lamps and one safety kit."""
 from __future__ import annotations
 
+import re
 import threading
 
 import paho.mqtt.client as mqtt
@@ -89,3 +90,15 @@ class ConsoleStack:
         self.service.stopping.set()
         self.thread.join(20)
         self.broker.stop()
+
+
+def login(browser, url: str, name: str, viewport):  # type: ignore[no-untyped-def]
+    """A Chromium context logged in to the console at `url` as `name`; (context, page on the overview)."""
+    ctx = browser.new_context(viewport=viewport, base_url=url, locale="fr-FR")
+    page = ctx.new_page()
+    page.goto("/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button")
+    page.wait_for_url(re.compile(r".*/$"))
+    return ctx, page

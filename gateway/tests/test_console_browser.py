@@ -7,12 +7,12 @@ Screenshots go to $LAMPFLEET_SCREENSHOTS, else a temporary directory printed in 
 from __future__ import annotations
 
 import json
-import re
 
 import playwright.sync_api as playwright_api
 import pytest
 
 from gateway.tests.console_stack import PASSWORD, ConsoleStack
+from gateway.tests.console_stack import login as console_login
 from gateway.tests.receivers import wait_for
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -29,14 +29,7 @@ def stack(tmp_path_factory):
 
 
 def login(browser, stack, name: str, viewport=DESKTOP):  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(viewport=viewport, base_url=stack.url, locale="fr-FR")
-    page = ctx.new_page()
-    page.goto("/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button")
-    page.wait_for_url(re.compile(r".*/$"))
-    return ctx, page
+    return console_login(browser, stack.url, name, viewport)
 
 
 def csrf(page) -> str:  # type: ignore[no-untyped-def]

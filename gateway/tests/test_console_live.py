@@ -11,7 +11,6 @@ virtual minutes later, as a crew at the pole would.
 """
 from __future__ import annotations
 
-import re
 import threading
 
 import playwright.sync_api as playwright_api
@@ -25,10 +24,10 @@ from gateway.console.users import Users
 from gateway.registry import Lamp
 from gateway.service import GatewayService
 from gateway.settings import Settings
+from gateway.tests.console_stack import PASSWORD, login
 from gateway.tests.receivers import wait_for
 from lampfleet.broker import Mosquitto, free_port
 
-PASSWORD = "correct horse battery"
 GATE_S = 8 * 3600  # 20:00 in Bangui: the scenario starts at noon
 
 
@@ -45,15 +44,6 @@ class GatedSink(MqttSink):
         return super().__call__(lamp_id, frame, t_s)
 
 
-def login(browser, url: str, name: str, viewport):  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(viewport=viewport, base_url=url, locale="fr-FR")
-    page = ctx.new_page()
-    page.goto("/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button")
-    page.wait_for_url(re.compile(r".*/$"))
-    return ctx, page
 
 
 def test_real_firmware_led_fault_to_repair_in_the_browser(tmp_path, browser, shots):

@@ -113,6 +113,13 @@ class Fleet:
         self.t += self.lamps[0].lamp.status_interval_s
         return out
 
+    def feed(self, gw, steps: int) -> None:  # type: ignore[no-untyped-def]
+        """Step `steps` intervals, handing every frame to the Gateway `gw` as its MQTT uplink would."""
+        for _ in range(steps):
+            for s, frame in self.step():
+                gw.handle(f"lampfleet/{s.lamp_id}/up", self.encoded(s, frame))
+            gw.flush()
+
     def encoded(self, s: SynthLamp, frame: dict) -> bytes:
         fields = {k: v for k, v in frame.items() if k not in ("version", "type", "devaddr", "fcnt")}
         return encode(frame["type"], s.lamp.devaddr, frame["fcnt"], self.keys[s.lamp_id], fields)

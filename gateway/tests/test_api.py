@@ -59,10 +59,7 @@ def served(tmp_path_factory):
     for s in fleet.lamps:
         gw.registry.add(s.lamp)
     fleet[0].faults.add("led_open")
-    for _ in range(60):
-        for s, frame in fleet.step():
-            gw.handle(f"lampfleet/{s.lamp_id}/up", fleet.encoded(s, frame))
-        gw.flush()
+    fleet.feed(gw, 60)
     gw.close()
     conn = db.connect(settings.database)
     tokens = ApiTokens(conn)

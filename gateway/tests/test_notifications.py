@@ -32,12 +32,6 @@ def _gateway(tmp_path, urls, fleet):
     return gw
 
 
-def _feed(gw, fleet, steps):
-    for _ in range(steps):
-        for s, frame in fleet.step():
-            gw.handle(f"lampfleet/{s.lamp_id}/up", fleet.encoded(s, frame))
-        gw.flush()
-
 
 def test_three_dark_lamps_make_one_french_message_per_channel_and_repairs_follow(tmp_path, sinks):
     smtp, http = sinks
@@ -46,10 +40,10 @@ def test_three_dark_lamps_make_one_french_message_per_channel_and_repairs_follow
     sender = Sender(gw.settings.database, gw.dispatcher.urls_for)
     sender_conn = __import__("gateway.db", fromlist=["connect"]).connect(gw.settings.database)
     try:
-        _feed(gw, fleet, 30)  # afternoon: all well
+        fleet.feed(gw, 30)  # afternoon: all well
         for i in (0, 2, 3):
             fleet[i].faults.add("led_open")
-        _feed(gw, fleet, 12)  # dusk comes: three lamps stay dark
+        fleet.feed(gw, 12)  # dusk comes: three lamps stay dark
         sender.send_due(sender_conn)
         assert wait_for(lambda: len(smtp.messages) == 1)
         mail = smtp.messages[0]
@@ -67,7 +61,7 @@ def test_three_dark_lamps_make_one_french_message_per_channel_and_repairs_follow
 
         for i in (0, 2, 3):
             fleet[i].faults.clear()  # the crew replaced the LEDs during the night
-        _feed(gw, fleet, 6)
+        fleet.feed(gw, 6)
         sender.send_due(sender_conn)
         assert wait_for(lambda: len(smtp.messages) == 2 and len(http.posts) == 2)
         assert smtp.messages[1]["Subject"] == "lampfleet nord - Lakouanga: 3 retablie(s)"
@@ -84,9 +78,9 @@ def test_sender_thread_delivers_and_never_stores_urls(tmp_path, sinks):
     sender = Sender(gw.settings.database, gw.dispatcher.urls_for).start()
     gw.on_notify = sender.wake.set
     try:
-        _feed(gw, fleet, 30)
+        fleet.feed(gw, 30)
         fleet[1].faults.add("led_open")
-        _feed(gw, fleet, 12)
+        fleet.feed(gw, 12)
         assert wait_for(lambda: len(smtp.messages) == 1)
         assert smtp.messages[0]["To"] == "chef@example.org"
         dump = "\n".join(gw.conn.iterdump())

@@ -44,8 +44,6 @@ class GatedSink(MqttSink):
         return super().__call__(lamp_id, frame, t_s)
 
 
-
-
 def test_real_firmware_led_fault_to_repair_in_the_browser(tmp_path, browser, shots):
     expect = playwright_api.expect
     broker = Mosquitto(tmp_path / "broker").start()

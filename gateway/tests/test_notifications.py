@@ -32,7 +32,6 @@ def _gateway(tmp_path, urls, fleet):
     return gw
 
 
-
 def test_three_dark_lamps_make_one_french_message_per_channel_and_repairs_follow(tmp_path, sinks):
     smtp, http = sinks
     fleet = Fleet(5, seed=3)

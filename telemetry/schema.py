@@ -12,6 +12,9 @@ HEADER_LEN = 6  # MHDR(1) + device address(3, LE) + frame counter low 16 bits(2,
 MIC_LEN = 4
 MAX_FRAME_LEN = 51  # EU868 DR0-DR2 maximum payload: every frame fits at SF12
 MAX_DEVADDR = 0xFFFFFF
+# A lamp reports every `status_interval_s` at night and DAY_STATUS_FACTOR times that by day (nothing changes
+# fast by day; the gateway's silence rule counts the frames due with the same factor, gateway/daily.py).
+DAY_STATUS_FACTOR = 2
 
 # Frame types (low nibble of MHDR). 0x1-0x7 travel lamp -> gateway (uplinks, decoded by codec.py),
 # 0x8-0xF gateway -> lamp (downlinks, telemetry/downlink.py).

@@ -55,11 +55,9 @@ class DirectHal:
     def radio_poll(self) -> list[bytes]:
         return network.downlinks(self._lamp.sink, self._lamp.ident.lamp_id)
 
-    def sleep_ms(self, ms: int) -> None:
-        dt = max(0.001, ms / 1000.0)
+    def sleep_ms(self, ms: int, wake: dict | None = None) -> None:
         lamp = self._lamp
-        lamp.world.advance(self._t_s, dt, self._led_pct)
-        lamp.wake_s = self._t_s + dt
+        lamp.wake_s = self._t_s + lamp.world.sleep(self._t_s, max(0.001, ms / 1000.0), self._led_pct, wake)
         lamp.hal_sleeping = True
 
     def wake(self, t_s: float) -> None:

@@ -83,7 +83,7 @@ class PacedBus:
                 elif op == "sleep":
                     world = self._world(slot)
                     t, dt = self.clock[slot], max(0.001, req["ms"] / 1000.0)
-                    world.advance(t, dt, req.get("led_pct", 0))
+                    dt = world.sleep(t, dt, req.get("led_pct", 0), req.get("wake"))
                     time.sleep(dt / self.speed)
                     self.clock[slot] = t + dt
                     reply = {"t_ms": world.lamp_clock_ms(t + dt), "readings": world.readings(t + dt)}

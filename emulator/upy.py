@@ -200,8 +200,7 @@ class UpyEmulator:
             self._reply(lamp, {"ok": ok, "down": [f.hex() for f in network.downlinks(self.sink, lamp_id)]})
         elif op == "sleep":
             dt = max(0.001, request["ms"] / 1000.0)
-            lamp.world.advance(lamp.t_s, dt, request.get("led_pct", 0))
-            lamp.wake_s = lamp.t_s + dt
+            lamp.wake_s = lamp.t_s + lamp.world.sleep(lamp.t_s, dt, request.get("led_pct", 0), request.get("wake"))
             lamp.state = "waiting"
             cause = lamp.world.take_supply_event()
             if cause is not None:

@@ -16,6 +16,7 @@ from emulator.physics.trace import TraceWeather
 from emulator.physics.weather import SyntheticWeather
 from emulator.rtc import CLOCK_FAULTS, LampClock
 from emulator.scenario import LampIdentity, Scenario
+from firmware.core.wake import outside
 
 NIGHT_ELEVATION_DEG = -0.833  # the sun's upper limb below the horizon
 SENSOR_KEYS = ("vbat_mv", "ibat_ma", "pv_mv", "led_ma", "temp_c", "lux")
@@ -25,6 +26,15 @@ SENSOR_KEYS = ("vbat_mv", "ibat_ma", "pv_mv", "led_ma", "temp_c", "lux")
 WORLD_FAULTS = ("radio_dead", "tamper", "kit_off")
 # What the controller reports after its supply came back (physics' last_interruption -> reset cause).
 _RESET_AFTER = {"brown_out": "brown_out", "power_cut": "power_on", "battery_protection": "power_on"}
+# A sleeping lamp's HAL reads its banded inputs every minute (hal/esp32.py, peek_ms). The emulator peeks
+# that often only where a band can be left within minutes (2 h around sunrise and sunset, the battery
+# within 400 mV of its band, a kit whose household presses the button), and every 10 minutes elsewhere:
+# the weather trace's own step. Faults are peeked at the moment they begin.
+PEEK_NEAR_S = 60.0
+PEEK_FAR_S = 600.0
+EDGE_S = 7200.0
+VBAT_NEAR_MV = 400
+AWAKE_PER_WAKE_S = 0.05  # the controller's awake time per wake-up (sample, step, report), LED off
 
 
 def make_weather(scenario: Scenario):
@@ -55,6 +65,11 @@ class NightClock:
             date = datetime.fromtimestamp(day * 86400, timezone.utc).date()
             self._rise, self._set = sun.sunrise_sunset(date, self.site.lat, self.site.lon)
         return t_s < self._rise or t_s >= self._set
+
+    def near_edge(self, t_s: float, margin_s: float) -> bool:
+        """Within margin_s of this local day's sunrise or sunset?"""
+        self(t_s)
+        return abs(t_s - self._rise) < margin_s or abs(t_s - self._set) < margin_s
 
 
 def next_sun_event(site: Site, t_s: float, which: str) -> float:
@@ -90,6 +105,8 @@ class LampWorld:
         self._loss_rng = random.Random(f"{scenario.seed}:{ident.lamp_id}:loss")
         self._interruptions_seen = 0
         self._led_pct = 0.0  # the level the firmware commanded over the last advance
+        self._ibat_avg_ma: int | None = None  # the mean battery current over the last sleep
+        self.wakeups = 0
 
     def _apply_due_faults(self, t_s: float) -> None:
         start = self.scenario.start_s
@@ -135,21 +152,60 @@ class LampWorld:
             # firmware holds manual_off until the next dusk or dawn; at dusk the night mode lights the
             # lantern again and the household presses again: lit for one sample (sample_s) each evening.
             out["button"] = 1
+        if self._ibat_avg_ma is not None:
+            out["ibat_avg_ma"] = self._ibat_avg_ma
         return out
 
-    def advance(self, t_s: float, dt_s: float, led_pct: float) -> None:
-        """Integrate [t_s, t_s + dt_s] with the LED commanded at led_pct; faults apply at their time."""
+    def advance(self, t_s: float, dt_s: float, led_pct: float, cpu_awake_s: float | None = None) -> None:
+        """Integrate [t_s, t_s + dt_s] with the LED commanded at led_pct; faults apply at their time.
+        cpu_awake_s: the controller's awake time in the interval (None: awake throughout)."""
         end = t_s + dt_s
         while t_s < end:
             self._apply_due_faults(t_s)
             nxt = self.scenario.start_s + self._pending[0].at_s if self._pending else end
             step = min(end, nxt if nxt > t_s else end) - t_s
             lit_before = self.physics.lumen_hours
-            self.physics.advance(t_s, step, led_pct, load_on=led_pct > 0)
+            awake = None if cpu_awake_s is None else cpu_awake_s * step / dt_s
+            self.physics.advance(t_s, step, led_pct, load_on=led_pct > 0, cpu_awake_s=awake)
             if self.physics.lumen_hours == lit_before and self._is_night(t_s + step / 2):
                 self.dark_minutes += step / 60
             t_s += step
         self._led_pct = led_pct
+
+    def sleep(self, t_s: float, dt_s: float, led_pct: float, wake: dict | None = None) -> float:
+        """The firmware sleeps from t_s for up to dt_s with the LED at led_pct, until a reading leaves its
+        `wake` band (core/wake.py) or the supply is lost; return the time slept. The controller sleeps
+        lightly except AWAKE_PER_WAKE_S per wake-up, and waits awake while the LED is lit (PWM: see
+        hal/esp32.py). The mean battery current over the sleep becomes the next readings' ibat_avg_ma."""
+        self.wakeups += 1
+        self._led_pct = led_pct
+        end = t_s + dt_s
+        awake = dt_s if led_pct > 0 else min(dt_s, AWAKE_PER_WAKE_S)
+        physics = self.physics
+        q0, cuts = physics.charge_as, physics.supply_interruptions
+        t = t_s
+        while t < end:
+            step = end - t
+            if wake:
+                step = min(step, self._peek_s(t, wake, led_pct))
+                if self._pending:
+                    due = self.scenario.start_s + self._pending[0].at_s - t
+                    if due > 0.0:
+                        step = min(step, due)
+            self.advance(t, step, led_pct, cpu_awake_s=awake * step / dt_s)
+            t += step
+            if physics.supply_interruptions != cuts or (wake and t < end and outside(wake, self.readings(t))):
+                break
+        self._ibat_avg_ma = round((physics.charge_as - q0) / (t - t_s) * 1000.0)
+        return t - t_s
+
+    def _peek_s(self, t_s: float, wake: dict, led_pct: float) -> float:
+        band = wake.get("vbat_mv")
+        near_vbat = band is not None and self.physics._v_term * 1000.0 - band[0] < VBAT_NEAR_MV
+        pressing = "kit_off" in self.world_faults and led_pct > 0
+        if near_vbat or pressing or self._is_night.near_edge(t_s, EDGE_S):
+            return PEEK_NEAR_S
+        return PEEK_FAR_S
 
     def metrics(self) -> dict:
         p = self.physics
@@ -159,4 +215,6 @@ class LampWorld:
             "min_soc_pct": round(p.min_soc_pct, 1),
             "energy_in_wh": round(p.energy_in_wh, 1),
             "energy_out_wh": round(p.energy_out_wh, 1),
+            "controller_wh": round(p.energy_ctrl_wh, 2),
+            "wakeups": self.wakeups,
         }

@@ -62,6 +62,8 @@ class LampPhysics:
         self.energy_pv_available_wh = 0.0  # what it could have delivered; the difference was curtailed
         self.energy_out_wh = 0.0  # all loads, battery side: LED driver + controller + USB
         self.energy_led_wh = 0.0
+        self.energy_ctrl_wh = 0.0  # the controller alone (its share of energy_out_wh)
+        self.charge_as = 0.0  # net charge into the battery (A s): the mean current between two samples
         self.lumen_hours = 0.0
         self.min_soc_pct = self.battery.soc_pct
         self.supply_interruptions = 0
@@ -143,15 +145,15 @@ class LampPhysics:
                 bat.temp_c = ta + gain * g
             bat.temp_c += (ta + gain * g + self._temp_offset - bat.temp_c) * alpha
             if connected and bat.output_on:
-                p_led, lm, led_ma = p_led_on, lm_on, led_ma_on
+                p_led, lm, led_ma, p_c = p_led_on, lm_on, led_ma_on, p_ctrl
                 p_load = p_led + p_ctrl + p_aux
                 t_on = self._unpowered_until - (t_s + k * h)  # brown-out: supply back t_on into the sub-step
                 if t_on > 0.0:
                     f = 1.0 - t_on / h if t_on < h else 0.0
-                    p_led, lm, p_load = p_led * f, lm * f, p_load * f
+                    p_led, lm, p_load, p_c = p_led * f, lm * f, p_load * f, p_c * f
                     led_ma = led_ma if f > 0.0 else 0.0
             else:
-                p_led = lm = led_ma = p_load = 0.0
+                p_led = lm = led_ma = p_load = p_c = 0.0
             p_bus = 0.0
             if connected and g > 0.0:
                 p_mp, i_mp = panel.mpp(g, ta)
@@ -177,6 +179,7 @@ class LampPhysics:
                 i = bat.current_for_power(p_net, ocv) if p_net < 0.0 else 0.0
                 p_used = p_bus
             bat.step(i, h)
+            self.charge_as += i * h
             v_term = ocv + i * r
             if cv and (i_acc > 0.0 or (charger.full and bat.chem.float_cell_v is not None)):
                 v = charger.cv_voltage_v(bat.temp_c)
@@ -193,6 +196,7 @@ class LampPhysics:
             self.energy_pv_available_wh += p_bus * hours
             self.energy_out_wh += p_load * hours
             self.energy_led_wh += p_led * hours
+            self.energy_ctrl_wh += p_c * hours
             self.lumen_hours += lm * hours
             soc = 100.0 * bat.charge_ah / bat.capacity_ah
             if soc < self.min_soc_pct:
@@ -244,7 +248,7 @@ class LampPhysics:
         """Scoring accumulators (dark minutes are the emulator's business)."""
         return {"energy_in_wh": self.energy_in_wh, "energy_pv_available_wh": self.energy_pv_available_wh,
                 "energy_out_wh": self.energy_out_wh, "energy_led_wh": self.energy_led_wh,
-                "lumen_hours": self.lumen_hours, "min_soc_pct": self.min_soc_pct,
+                "energy_ctrl_wh": self.energy_ctrl_wh, "lumen_hours": self.lumen_hours, "min_soc_pct": self.min_soc_pct,
                 "soc_true_pct": self.battery.soc_pct, "supply_interruptions": self.supply_interruptions}
 
     # -- faults ---------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_a_household_that_switches_its_kit_off_leaves_one_lit_sample_an_evening(
     sc, frames = _run(tmp_path, "kit", 2.6, "1:kit_off,1:-kit_off@44h")
     off = _status(sc, frames, 0, 44)
     modes = [f["mode"] for f in off]
-    assert set(modes) <= {"day", "manual_off", "night"} and modes.count("manual_off") > 100, set(modes)
+    assert set(modes) <= {"day", "manual_off", "night"} and modes.count("manual_off") > 80, set(modes)  # two nights at one status per 15 min
     assert modes.count("night") <= 2  # the dusk sample itself, at most: the press is read one sample later
     lit = [f for f in off if f["led_pct"] > 0]
     assert len(lit) <= 2 and all(f["mode"] == "manual_off" for f in lit)  # at most the evening's lit minute

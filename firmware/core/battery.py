@@ -52,12 +52,18 @@ class Battery:
             return None
         return min(100, self.uah * 100 // self.capacity_uah())
 
-    def update(self, cfg, vbat_mv, ibat_ma, temp_c, dt_ms, now_ms):
+    def update(self, cfg, vbat_mv, ibat_ma, temp_c, dt_ms, now_ms, mean_ma=None):
+        """One sample: `ibat_ma` now, `mean_ma` the mean current since the previous sample (the HAL's
+        `ibat_avg_ma`, measured across a sleep; the present current where the HAL has none). The charge
+        and energy counts integrate the mean: a lamp that sleeps 30 min under a passing cloud would
+        otherwise count the whole half hour at one instant's current."""
         p = cfg.battery
+        if mean_ma is None:
+            mean_ma = ibat_ma
         cap = self.capacity_uah()
         if self.uah is None:
             self.uah = cap * ocv_soc(p.ocv_mv, vbat_mv - ibat_ma * self.r_mohm // 1000)[0] // 100
-        q = ibat_ma * dt_ms
+        q = mean_ma * dt_ms
         if q > 0:
             q = q * p.charge_eff_pct // 100
         self.rem += q
@@ -67,7 +73,7 @@ class Battery:
         if d > 0:
             self.day_in_uah += d
         self.uah = max(0, min(cap, self.uah + d))
-        e = vbat_mv * ibat_ma // 1000 * dt_ms
+        e = vbat_mv * mean_ma // 1000 * dt_ms
         k = 0 if e > 0 else 1
         self.acc[k] += abs(e)
         self.today_mwh[k] += self.acc[k] // H_MS

@@ -49,9 +49,9 @@ DEFAULTS = {
     "r_degraded_mohm": 200,
     # Safe mode, scheduling, persistence.
     "safe_level_pct": 50,
-    "sample_s": 60,
-    "day_sample_s": 300,
-    "status_interval_s": 600,
+    "sample_s": 60,  # while something counts samples (core/wake.py)
+    "max_sleep_s": 1800,  # the longest sleep when nothing is due (the watchdog is fed across it)
+    "status_interval_s": 900,  # at night; by day telemetry.schema.DAY_STATUS_FACTOR times it
     "persist_interval_s": 3600,
     # Kit: manual switch, door light, USB output.
     "manual_pct": 100,
@@ -154,9 +154,11 @@ def build(user, profile="street", site=None, battery=None):
         cfg[name] = value
     if cfg["dawn_pv_mv"] < cfg["dusk_pv_mv"] + 500:
         raise ConfigError("dawn_pv_mv", "must be at least 500 mV above dusk_pv_mv")
-    for name in ("sample_s", "day_sample_s", "battery_mah", "load_full_ma"):
+    for name in ("sample_s", "max_sleep_s", "battery_mah", "load_full_ma"):
         if cfg[name] < 1:
             raise ConfigError(name, "must be at least 1")
+    if not cfg["sample_s"] <= cfg["max_sleep_s"] <= 3600:
+        raise ConfigError("max_sleep_s", "must be between sample_s and 3600 (an hour: the re-plan and the save)")
     if profile == "kit" and (cfg["lat_mdeg"] is not None or cfg["lon_mdeg"] is not None):
         raise ConfigError("lat_mdeg", "a kit stores no coordinates: set its site (district) instead")
     if (cfg["lat_mdeg"] is None) != (cfg["lon_mdeg"] is None):

@@ -4,12 +4,13 @@
 # inputs: integer readings vbat_mv, ibat_ma (+ charging), pv_mv, led_ma, temp_c; where the board has
 # them also pir (motion since the last sample), button (presses since the last sample), door (1 open),
 # tamper (1 open), driver_fault (1 fault). now_ms: device clock, Unix epoch ms (the core never reads a
-# clock). outputs: {"led_pct": 0-100, "next_ms": when to sample again}; the shell also applies
+# clock). outputs: {"led_pct": 0-100, "next_ms": how long the shell may sleep, "wake": the readings'
+# bands that end the sleep sooner (core/wake.py; None: none)}; the shell also applies
 # state.charge_on and state.kit.usb_on. events: (code, action, value, ref) tuples (telemetry.schema).
 # `state` is mutated in place. safe_step() is safe mode's controller: PV dusk/dawn, battery protection
 # and one level, so that a bug in the full controller cannot keep a street dark.
 from telemetry import schema
-from firmware.core import lighting, modes, sample
+from firmware.core import lighting, modes, sample, wake
 from firmware.core.battery import Battery
 from firmware.core.daylight import LUX_MAX, NIGHT, Daylight, reading
 from firmware.core.diagnosis import Faults, check_led
@@ -63,11 +64,12 @@ def step(state, inputs, now_ms):
     vbat, ibat, pv, temp = inputs["vbat_mv"], inputs["ibat_ma"], inputs["pv_mv"], inputs["temp_c"]
     state.applied_pct = applied = state.led_pct
     night, bat, diag, health = state.night, state.bat, state.diag, state.health
+    diag.pending = False
     sun = night.sun_at(cfg, now_ms)
     pv_ok = health.sensors(cfg, diag, inputs, sun, now_ms // 1000, events)
     light = reading(cfg, inputs)
     light_ok = 0 <= light <= LUX_MAX if cfg.light_sensor else pv_ok
-    bat.update(cfg, vbat, ibat, temp, dt_ms, now_ms)
+    bat.update(cfg, vbat, ibat, temp, dt_ms, now_ms, inputs.get("ibat_avg_ma"))
     check_led(cfg, diag, applied, inputs["led_ma"], inputs.get("driver_fault"), events)
     sample.protect(state, cfg, vbat, ibat, temp, now_ms, events)
     sample.learn_load(state, cfg, applied, vbat, ibat)
@@ -90,7 +92,8 @@ def step(state, inputs, now_ms):
                  night.skew_s(cfg, now_ms), events)
     state.faults = diag.bits
     state.charge_on = state.prot.charge_on
-    return {"led_pct": state.led_pct, "next_ms": lighting.next_ms(state, sun, light, now_ms)}, events
+    sleep_ms, bands = wake.next_wake(state, inputs, sun, now_ms, level)
+    return {"led_pct": state.led_pct, "next_ms": sleep_ms, "wake": bands}, events
 
 
 def set_fault(state, code, on, value, ref):
@@ -116,4 +119,4 @@ def safe_step(state, inputs, now_ms):
     state.mode = modes.SAFE if prot.load_on else modes.LOW
     state.led_pct = cfg.safe_level_pct if phase == NIGHT and prot.load_on else 0
     state.charge_on = prot.charge_on
-    return {"led_pct": state.led_pct, "next_ms": cfg.sample_s * 1000}, events
+    return {"led_pct": state.led_pct, "next_ms": cfg.sample_s * 1000, "wake": None}, events

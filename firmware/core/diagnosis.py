@@ -2,6 +2,8 @@
 # Every fault is raised or cleared as an event (code, action, value, ref) whose value and ref are the
 # evidence: the reading and the limit it was judged against. `judge` needs `need` consecutive verdicts
 # the same way before it changes a fault, so a single noisy ADC reading neither raises nor clears one.
+# A verdict waiting for its count sets `pending`: the controller then samples again soon rather than
+# sleeping (core/wake.py); the controller clears it at the start of each step.
 #
 # The LED check runs only while the LED was driven above 5 % (lower, the current sense is in the noise).
 # Open string: current below 10 % of expected; short: above 160 %. A current while the LED is commanded
@@ -22,6 +24,7 @@ class Faults:
     def __init__(self):
         self.bits = 0
         self.n = {}  # code -> consecutive verdicts: > 0 bad, < 0 good
+        self.pending = False
 
     def set(self, code, on, value, ref, events):
         bit = 1 << code
@@ -38,6 +41,8 @@ class Faults:
         self.n[code] = c
         if c >= need or -c >= need:
             self.set(code, bad, value, ref, events)
+        elif bool(self.bits & (1 << code)) != bool(bad):
+            self.pending = True
 
 
 def check_led(cfg, faults, applied_pct, led_ma, driver_pin, events):

@@ -70,7 +70,8 @@ class Health:
     def check(self, state, inputs, sun, now_ms, dt_ms, clock_bad, skew_s, events):
         """Panel, battery, temperature, tamper, clock and reset-loop faults for this sample."""
         cfg, faults, bat, p = state.cfg, state.diag, state.bat, state.cfg.battery
-        pv, ibat, temp = inputs["pv_mv"], inputs["ibat_ma"], inputs["temp_c"]
+        pv, temp = inputs["pv_mv"], inputs["temp_c"]
+        ibat = inputs.get("ibat_avg_ma", inputs["ibat_ma"])  # across the sleep: a cloud's instant says little
         if sun is not None:
             up = sun_phase(sun, now_ms // 1000)[0]
             idle = ibat <= 0 and (pv < cfg.pv_dead_mv or (bat.soc_pct() < 70 and state.prot.charge_on))

@@ -1,4 +1,4 @@
-"""The LED level: the night plan, the battery guard, motion boosts, ramps, and when to sample next."""
+"""The LED level: the night plan, the battery guard, motion boosts, ramps."""
 # - Plan (at dusk, then hourly): the night profile's segments (core/profile.py) dimmed by the energy
 #   planner (core/planner.py), or one `fixed:PCT` level; both modules are loaded for the plan only.
 # - Guard: two samples below LVD + lvd_guard_mv, or a state of charge within 3 points of the LVD's, hold
@@ -7,8 +7,8 @@
 # - Motion (pir) and the kit's door boost to pir_boost_pct until boost_until_ms.
 # - Ramps: switching on, boosts and mode changes are immediate; changes of the plan move by
 #   ramp_pct_per_min; non-zero levels below led_min_pct are raised to it (no flicker).
-# - Sampling: sample_s at night and near dusk, day_sample_s (light sleep) by day.
-from firmware.core import daylight, modes
+# When to sample next is core/wake.py's.
+from firmware.core import modes
 
 
 def plan(state, now_ms):
@@ -73,16 +73,3 @@ def ramp(state, level, dt_ms, now_ms):
     most = max(1, cfg.ramp_pct_per_min * dt_ms // 60000)
     return max(now - most, min(now + most, level))
 
-
-def next_ms(state, sun, light, now_ms):
-    cfg = state.cfg
-    short = cfg.sample_s * 1000
-    if state.mode not in (modes.DAY, modes.LOW) or state.night.daylight.pending_since_ms is not None:
-        return short
-    if sun is not None and not sun[0]:
-        to_dusk = (sun[1] - 60) * 1000 - now_ms  # wake at the astronomical dusk (core/night.py GUARD_S)
-        if to_dusk < (cfg.astro_window_min + 10) * 60000:
-            return max(1000, min(short, to_dusk))
-    elif light < 3 * daylight.thresholds(cfg)[1]:
-        return short
-    return cfg.day_sample_s * 1000

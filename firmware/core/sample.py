@@ -9,14 +9,15 @@ BATTERY_LOW = schema.FAULT_CODES["battery_low"]
 
 
 def elapsed(state, now_ms):
-    """ms since the previous sample; a clock jump counts as one sample period."""
+    """ms since the previous sample; a clock jump (backwards, or well past the longest sleep) counts as
+    one sample period."""
     last = state.last_ms
     state.last_ms = now_ms
     if last is None:
         state.started_ms = now_ms
         return 0
     dt = now_ms - last
-    if dt < 0 or dt > 4 * state.cfg.day_sample_s * 1000:
+    if dt < 0 or dt > 2 * state.cfg.max_sleep_s * 1000 + 60000:
         return state.cfg.sample_s * 1000
     return dt
 

@@ -9,8 +9,11 @@
 #                                   door, tamper, driver_fault (levels, 1 = active)
 #     set_led(pct)                  LED level 0-100 % (PWM), applied until the next call
 #     radio_send(frame)             transmit one frame (bytes) on the lamp's link
-#     sleep_ms(ms)                  wait until the next sample (light sleep on the ESP32 while the LED is
-#                                   off); may return early when a wake input (PIR, button) fires
+#     sleep_ms(ms, wake=None)       wait until the next sample, in the lowest sleep the hardware allows
+#                                   (hal/esp32.py); returns early when a wake input (PIR, button) fires
+#                                   or a reading leaves its band in `wake` ({name: (lo, hi)}, core/wake.py);
+#                                   the next read_inputs() may add ibat_avg_ma, the mean battery current
+#                                   over the sleep
 #     feed_watchdog()               called once per healthy loop iteration
 #     log(msg)                      one line on the console
 #

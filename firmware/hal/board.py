@@ -4,8 +4,10 @@
 # - analogue inputs on ADC1 only (GPIO32-39): ADC2 does not work while Wi-Fi is on;
 # - outputs (LED PWM, USB and charger switches, radio lines) not on GPIO34-39, which are input-only;
 # - inputs that wake the chip from light sleep (PIR, button, door, tamper) on RTC GPIOs;
-# - the watchdog timeout at least twice the longest sleep (day_sample_s, 300 s by default) is not
-#   required: the HAL sleeps in slices and feeds between them (hal/esp32.py).
+# - the watchdog timeout at least twice the longest sleep (max_sleep_s, 1800 s by default) is not
+#   required: the HAL sleeps in slices and feeds between them (hal/esp32.py);
+# - `peek_ms` (60 s by default), how often a sleeping HAL reads the banded inputs: 1-300 s;
+#   `pwm_in_lightsleep` only where the build runs the LEDC from RC_FAST (hal/esp32.py).
 # Annotations are for pyright (firmware/pyrightconfig.json); MicroPython ignores them.
 
 ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)
@@ -76,6 +78,11 @@ def validate(board: dict) -> list:
     wdt = board.get("wdt_timeout_ms", 180000)
     if not isinstance(wdt, int) or not 10000 <= wdt <= 600000:
         problems.append("wdt_timeout_ms: 10000-600000")
+    peek = board.get("peek_ms", 60000)
+    if not isinstance(peek, int) or not 1000 <= peek <= 300000:
+        problems.append("peek_ms: 1000-300000 (how often a sleeping lamp reads its inputs)")
+    if not isinstance(board.get("pwm_in_lightsleep", False), bool):
+        problems.append("pwm_in_lightsleep: true or false")
     return problems
 
 

@@ -64,8 +64,9 @@ class EmulatedHal:
         self._down = []
         return out
 
-    def sleep_ms(self, ms):
-        reply = self._call({"op": "sleep", "ms": ms, "led_pct": self._led_pct})
+    def sleep_ms(self, ms, wake=None):
+        """Sleep up to ms; the emulator ends it early where a reading leaves its `wake` band."""
+        reply = self._call({"op": "sleep", "ms": ms, "led_pct": self._led_pct, "wake": wake})
         self._now_ms = reply["t_ms"]
         self._readings = reply["readings"]
 

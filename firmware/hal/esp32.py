@@ -5,10 +5,15 @@
 # window (11 dB: 150-2450 mV). Type-checked with basedpyright against micropython-esp32-stubs
 # (firmware/pyrightconfig.json, tests/test_pyright.py).
 #
-# Sleep: light sleep while the LED is off (by day; LEDC PWM stops in light sleep, so never at night:
-# then time.sleep_ms). Motion, button and door inputs wake the chip early (ext1 wake on RTC pins) and
-# are latched by interrupts between samples. Sleeps longer than a third of the watchdog timeout are cut
-# into slices; the watchdog is fed between slices only if the loop fed it before sleeping.
+# Sleep (docs/firmware.md, "Sleep"): the core says how long (next_ms) and which readings must end the sleep
+# sooner (bands). The HAL sleeps in slices of `peek_ms` (board file, 60 s), feeds the watchdog between
+# slices if the loop fed it before sleeping, reads the banded inputs and the battery current after each
+# slice, and wakes when a reading left its band; the currents' mean becomes the next sample's ibat_avg_ma
+# (the core counts charge with it). Motion, button and door inputs wake the chip at once (ext1 wake on
+# RTC pins) and are latched by interrupts between samples. Light sleep while the LED is off; while it is
+# lit only with the board's `pwm_in_lightsleep`: the LEDC is clock-gated in light sleep unless it runs
+# from the RC_FAST (8 MHz RTC) clock, which MicroPython's machine.PWM does not select (its stubs, 1.29,
+# offer no clock option), so a stock build waits lit in time.sleep_ms.
 #
 # Persistence uses files on LittleFS (atomic rename, shell/persist.py) rather than esp32.NVS: one code
 # path for the device, the unix port and CPython.
@@ -117,6 +122,9 @@ class Esp32Hal:
         for name in ("charge_pin", "usb_pin"):
             if name in board:
                 self._switches[name] = machine.Pin(board[name], machine.Pin.OUT, value=1)
+        self._peek_ms = board.get("peek_ms", 60000)
+        self._pwm_sleeps = bool(board.get("pwm_in_lightsleep"))
+        self._ibat_avg = None
         self._wdt_ms = board.get("wdt_timeout_ms", 180000)
         self._wdt = machine.WDT(timeout=self._wdt_ms)
         self._fed = False
@@ -143,6 +151,9 @@ class Esp32Hal:
             readings[name] = channel.read()
         if self._light is not None:
             readings["lux"] = self._light.read()
+        if self._ibat_avg is not None:
+            readings["ibat_avg_ma"] = self._ibat_avg
+            self._ibat_avg = None
         return readings
 
     def _duty(self, pct: float) -> int:
@@ -199,21 +210,41 @@ class Esp32Hal:
                                                                          "output_power") if k in self._lora})
         return None
 
-    def sleep_ms(self, ms: int) -> None:
+    def sleep_ms(self, ms: int, wake: dict | None = None) -> None:
         fed, self._fed = self._fed, False
-        slice_ms = self._wdt_ms // 3
+        slice_ms = min(self._peek_ms, self._wdt_ms // 3)
+        ibat = self._analog.get("ibat_ma")
+        charge = slept = 0
         while ms > 0:
             n = min(ms, slice_ms)
             start = time.ticks_ms()
-            if self._pct == 0:
+            if self._pct == 0 or self._pwm_sleeps:
                 machine.lightsleep(n)  # returns early when a wake input rises
             else:
                 time.sleep_ms(n)
-            ms -= max(1, time.ticks_diff(time.ticks_ms(), start))
+            n = max(1, time.ticks_diff(time.ticks_ms(), start))
+            ms -= n
             if fed:
                 self._wdt.feed()
-            if self._woken():
+            if ibat is not None:
+                charge += ibat.read() * n
+                slept += n
+                self._ibat_avg = charge // slept
+            if self._woken() or (wake and self._outside(wake)):
                 return
+
+    def _outside(self, bands: dict) -> bool:
+        for name, (lo, hi) in bands.items():
+            channel = self._analog.get(name) or self._digital.get(name)
+            if name == "lux" and self._light is not None:
+                value = self._light.read()
+            elif channel is None or name in ("pir", "button"):
+                continue  # counters wake the chip by their interrupt (_woken)
+            else:
+                value = channel.read()
+            if not lo <= value <= hi:
+                return True
+        return False
 
     def _woken(self) -> bool:
         for channel in self._digital.values():

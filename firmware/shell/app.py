@@ -105,12 +105,22 @@ class App:
             return None
 
     def status_interval_s(self, now_ms):
-        """The settings' interval; over a radio with airtime, the cadence's (night/day, budget)."""
-        if self.cadence is None:
-            return self.cfg.status_interval_s
+        """The settings' interval at night, DAY_STATUS_FACTOR times it by day; over a radio with airtime,
+        the cadence's (night/day, budget)."""
         from firmware.core.daylight import NIGHT
 
-        return self.cadence.interval_s(self.state.night.phase == NIGHT, self.link.budget.fill_pct(now_ms))
+        night = self.state.night.phase == NIGHT
+        if self.cadence is None:
+            return self.cfg.status_interval_s * (1 if night else schema.DAY_STATUS_FACTOR)
+        return self.cadence.interval_s(night, self.link.budget.fill_pct(now_ms))
+
+    def next_status_at(self, now_ms):
+        """The next report on the interval's grid, offset by the lamp's own second of the minute: one
+        wake-up a report, and a site's lamps report within a minute of each other (the gateway compares
+        neighbours over the same sky) without all speaking in the same second."""
+        interval_ms = self.status_interval_s(now_ms) * 1000
+        offset_ms = self.devaddr % 60 * 1000
+        return (now_ms - offset_ms) // interval_ms * interval_ms + interval_ms + offset_ms
 
     def serve_link(self, now_ms):
         """Send what the link may send now; apply the configs and commands that came back, and answer."""
@@ -157,8 +167,8 @@ class App:
         report.events(self, events, now_ms)
         if now_ms >= self.next_status_ms:
             report.status(self, inputs, now_ms)
-            self.next_status_ms = now_ms + self.status_interval_s(now_ms) * 1000
-        sleep_ms = outputs["next_ms"]
+            self.next_status_ms = self.next_status_at(now_ms)
+        sleep_ms = min(outputs["next_ms"], max(MIN_SLEEP_MS, self.next_status_ms - now_ms))
         if self.link is not None:
             self.serve_link(now_ms)
             due = self.link.next_due_ms(now_ms)
@@ -180,7 +190,7 @@ class App:
             if urgent:
                 hal.log("heap: peak %d, live %d bytes, free %d" % (self.heap_peak, self.heap_live, gc.mem_free()))
         hal.feed_watchdog()
-        hal.sleep_ms(sleep_ms)
+        hal.sleep_ms(sleep_ms, outputs["wake"])
 
     def collect(self):
         """Collect garbage, noting first the most the heap held (from the second loop on: the first still

@@ -13,7 +13,7 @@ _cache = {}
 
 CORE = ("telemetry", "firmware.core.daylight", "firmware.core.modes", "firmware.core.diagnosis",
         "firmware.core.protect", "firmware.core.battery", "firmware.core.health", "firmware.core.night",
-        "firmware.core.lighting", "firmware.core.controller")
+        "firmware.core.lighting", "firmware.core.wake", "firmware.core.controller")
 
 
 def load_core():
@@ -71,6 +71,7 @@ class World:
         self.load_ma = c.load_full_ma
         self.dark_ms = 0  # astronomical night with the LED off
         self.min_soc = soc_pct
+        self.samples = 0  # core steps taken by run()
         self._days = {}
 
     def soc_pct(self):
@@ -126,25 +127,48 @@ class World:
         self.min_soc = min(self.min_soc, self.soc_pct())
 
 
+PEEK_MS = 60000  # a sleeping HAL reads its banded inputs every minute (hal/esp32.py)
+
+
 def run(state, world, hours, extra=None, log=None, clock_ms=0):
-    """Step the controller on the world for `hours`, honouring next_ms; returns all events.
+    """Step the controller on the world for `hours`, honouring next_ms and the wake bands as the HAL
+    does (a peek a minute); returns all events.
 
     extra(t_ms) may add inputs (pir, button...); log, a list, collects (t_ms, mode, led_pct) at each
     change of mode or level (every sample would not fit a 96 KB heap); clock_ms: the lamp's clock
     error (it sees world time + clock_ms)."""
     from firmware.core.controller import step
+    from firmware.core.wake import outside
 
     events = []
+    latched = {}  # presses and motion seen while asleep: the HAL counts them for the next sample
     end = world.t_ms + hours * HOUR_MS
     while world.t_ms < end:
         inputs = world.readings()
         if extra is not None:
             inputs.update(extra(world.t_ms))
+        for name in latched:
+            inputs[name] = inputs.get(name, 0) + latched[name]
+        latched = {}
         out, ev = step(state, inputs, world.t_ms + clock_ms)
+        world.samples += 1
         events.extend(ev)
         if log is not None and (not log or log[-1][1:] != (state.mode, out["led_pct"])):
             log.append((world.t_ms, state.mode, out["led_pct"]))
-        world.advance(out["next_ms"], out["led_pct"])
+        left, bands = out["next_ms"], out["wake"]
+        while left > 0:
+            n = min(left, PEEK_MS) if bands else left
+            world.advance(n, out["led_pct"])
+            left -= n
+            if bands and left > 0:
+                peek = world.readings()
+                if extra is not None:
+                    peek.update(extra(world.t_ms))
+                for name in ("pir", "button"):
+                    if peek.get(name):
+                        latched[name] = latched.get(name, 0) + peek[name]
+                if outside(bands, peek):
+                    break
     return events
 
 

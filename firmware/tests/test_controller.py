@@ -26,10 +26,11 @@ def _night(led_ma_for_level, minutes=10, state=None):
     return state, all_events
 
 
-def test_night_lights_full_and_samples_every_minute():
+def test_night_lights_full_and_samples_again_a_minute_after_switching_on():
     state = LampState(build_cfg())
     out, events = step(state, _inputs(500, 0), 0)
-    assert out == {"led_pct": 100, "next_ms": 60000}
+    assert (out["led_pct"], out["next_ms"]) == (100, 60000)
+    assert out["wake"]["pv_mv"][1] == 6000  # dawn's threshold ends any sleep
     assert events == [(schema.EVENT_CODES["dusk"], schema.POINT, 5, 0)]
 
 

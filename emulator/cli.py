@@ -57,7 +57,8 @@ def _controller_settings(controller: str) -> dict:
 @click.option("--interpreter", type=click.Choice(["unix", "wasm32"]), default="unix", show_default=True,
               help="With --mode upy: unix, the 64-bit unix port; wasm32, the 32-bit webassembly port under "
                    "node, whose heap is an ESP32's (docs/emulator.md).")
-@click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port, or mqtts://host:port for TLS).")
+@click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port, or mqtts://host:port for TLS). "
+              "A gateway stores them once it knows the lamps: see --export-registry.")
 @click.option("--broker-ca", type=click.Path(exists=True, dir_okay=False),
               help="With an mqtts:// broker: the CA that signed its certificate (default: the system's CAs).")
 @click.option("--lamp-logins", is_flag=True, help="Each lamp logs in to the broker as itself, with the password "
@@ -71,8 +72,8 @@ def _controller_settings(controller: str) -> dict:
               help="Write the lamps (IDs and keys from --lamps and --seed) as a CSV for `lampfleet lamps "
                    "import FILE` at the gateway, and exit; then run again with --broker.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(n_lamps, days, seed, site, weather_file, controller, start_text, fault_specs, mode, interpreter, broker,
-            broker_ca, lamp_logins, serial, speed, workdir, registry_file, loss, as_json):
+def command(n_lamps, days, seed, site, weather_file, controller, loss, start_text, fault_specs, mode, interpreter,
+            broker, broker_ca, lamp_logins, serial, speed, workdir, registry_file, as_json):
     """Emulate lamps running the real firmware and print lighting and energy results."""
     from emulator.physics.site import SITES
 
@@ -91,7 +92,7 @@ def command(n_lamps, days, seed, site, weather_file, controller, start_text, fau
     _set_start(scenario, start_text)
     try:
         scenario.faults = parse(",".join(fault_specs), scenario.start_s, utc_offset_h=SITES[site].utc_offset_h,
-                                lamps=scenario.lamps, days=days)
+                                lamps=scenario.lamps, days=None if serial else days)  # --serial runs on
     except FaultSpecError as e:
         raise InputError(f"--faults: {e}") from None
     sink = None
@@ -218,8 +219,9 @@ def _print_table(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{result['lamp_days']:g} lamp-days from {result['start'].replace('T', ' ')}, seed {result['seed']}, "
-                        f"{result['wall_s']:.1f} s wall", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+    start = result["start"].replace("T", " ")
+    title = f"{result['lamp_days']:g} lamp-days from {start}, seed {result['seed']}, {result['wall_s']:.1f} s wall"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
     for key, header in TABLE_COLUMNS:
         table.add_column(header, justify="left" if key == "id" else "right", no_wrap=True)
     table.add_column("faults\ninjected", overflow="fold", min_width=12)

@@ -1,9 +1,10 @@
 """CSV import and export of the registry.
 
-Export never writes keys (but for lamps whose keys were made elsewhere: the emulator's). Import takes the same columns; `key_hex` is accepted only for lamps that
-provisioning created elsewhere (treat such a file as a secret and delete it after import). A row for a
-registered lamp without `key_hex` updates its metadata and keeps its key. The whole file is checked
-before anything is written, and applied in one transaction: a bad line changes nothing.
+Export never writes keys (`keys=True` is for lamps whose keys were made elsewhere: the emulator's). Import
+takes the same columns; `key_hex` is accepted only for lamps that provisioning created elsewhere (treat
+such a file as a secret and delete it after import). A row for a registered lamp without `key_hex` updates
+its metadata and keeps its key. The whole file is checked before anything is written, and applied in one
+transaction: a bad line changes nothing.
 
 `last_fcnt` (the highest frame counter accepted) is exported and imported, so that a registry restored from
 its export still refuses replays and still finds the counter's upper bits of a lamp past 65,535 frames. It is

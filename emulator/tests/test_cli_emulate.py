@@ -124,8 +124,8 @@ def test_repeated_fault_options_add_up_and_show_per_lamp():
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_the_table_shows_the_faults_and_fits_the_terminal(width):
-    res = CliRunner(env={"COLUMNS": str(width)}).invoke(
-        command, ["--mode", "fleet", "--lamps", "2", "--days", "0.5", "--fault", "2:led_open@3h,1:clock_jump=-3600@90m"])
+    args = ["--mode", "fleet", "--lamps", "2", "--days", "0.5", "--fault", "2:led_open@3h,1:clock_jump=-3600@90m"]
+    res = CliRunner(env={"COLUMNS": str(width)}).invoke(command, args)
     assert res.exit_code == 0, res.output
     assert max(len(line) for line in res.output.splitlines()) <= width
     for text in ("LAMP-0001", "LAMP-0002", "led_open@3h", "clock_jump=-3600@90m", "lumen", "SoC %"):

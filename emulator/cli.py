@@ -8,8 +8,16 @@ from pathlib import Path
 
 import click
 
-from emulator.faults import FaultSpecError, parse
+from emulator.faults import FaultSpecError, for_lamp, parse
 from emulator.scenario import Scenario, make_fleet
+from emulator.start import StartError, check_in_trace, first_noon, local_text, parse_start
+
+
+class InputError(click.ClickException):
+    """A bad --start, --faults or --export-registry: one line, exit status 2 as for click's usage errors
+    (without click's usage banner, which says nothing about what was wrong)."""
+
+    exit_code = 2
 
 
 def _controller_settings(controller: str) -> dict:
@@ -35,14 +43,22 @@ def _controller_settings(controller: str) -> dict:
 @click.option("--controller", default="adaptive", show_default=True, help="adaptive | fixed:PCT")
 @click.option("--loss", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Fraction of frames lost on the way to the network (seeded).")
-@click.option("--faults", "fault_spec", default="", help="e.g. '2:led_open@30h,3:soiling=0.5@1d' (docs/emulator.md)")
+@click.option("--start", "start_text", metavar="DATE[THH:MM]",
+              help="When the run starts: an ISO date (that day at 12:00 in the site's time zone) or date and "
+                   "time (naive: the site's zone). Default: 2026-08-01 12:00, or with --weather the trace's "
+                   "first noon.")
+@click.option("--faults", "--fault", "fault_specs", multiple=True, metavar="SPEC",
+              help="LAMP:[-]FAULT[=VALUE][@WHEN], e.g. '2:led_open@30h,3:soiling=0.5@1d'; repeatable. WHEN "
+                   "counts from the run's start (--start; by default 12:00 of the first day), so 2:led_open@6h "
+                   "is 18:00 that day (docs/emulator.md).")
 @click.option("--mode", type=click.Choice(["upy", "fleet"]), default="upy", show_default=True,
               help="upy: the firmware on the MicroPython unix port, one process per lamp; "
                    "fleet: the same firmware source for every lamp in this CPython process.")
 @click.option("--interpreter", type=click.Choice(["unix", "wasm32"]), default="unix", show_default=True,
               help="With --mode upy: unix, the 64-bit unix port; wasm32, the 32-bit webassembly port under "
                    "node, whose heap is an ESP32's (docs/emulator.md).")
-@click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port, or mqtts://host:port for TLS).")
+@click.option("--broker", help="Publish frames to this MQTT broker (mqtt://host:port, or mqtts://host:port for TLS). "
+              "A gateway stores them once it knows the lamps: see --export-registry.")
 @click.option("--broker-ca", type=click.Path(exists=True, dir_okay=False),
               help="With an mqtts:// broker: the CA that signed its certificate (default: the system's CAs).")
 @click.option("--lamp-logins", is_flag=True, help="Each lamp logs in to the broker as itself, with the password "
@@ -52,9 +68,12 @@ def _controller_settings(controller: str) -> dict:
 @click.option("--speed", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="With --serial: simulated seconds per wall second.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep lamp files here.")
+@click.option("--export-registry", "registry_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the lamps (IDs and keys from --lamps and --seed) as a CSV for `lampfleet lamps "
+                   "import FILE` at the gateway, and exit; then run again with --broker.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spec, mode, interpreter, broker, broker_ca,
-            lamp_logins, serial, speed, workdir, as_json):
+def command(n_lamps, days, seed, site, weather_file, controller, loss, start_text, fault_specs, mode, interpreter,
+            broker, broker_ca, lamp_logins, serial, speed, workdir, registry_file, as_json):
     """Emulate lamps running the real firmware and print lighting and energy results."""
     from emulator.physics.site import SITES
 
@@ -62,16 +81,20 @@ def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spe
         raise click.BadParameter(f"unknown site {site!r}; known: {', '.join(sorted(SITES))}", param_hint="--site")
     if interpreter != "unix" and (mode != "upy" or serial):
         raise click.BadParameter("only with --mode upy, without --serial", param_hint="--interpreter")
+    if registry_file and (broker or serial):
+        raise InputError("--export-registry writes the registry file and exits: import it at the gateway "
+                         "(`lampfleet lamps import FILE`), then run the same command with --broker")
     scenario = Scenario(make_fleet(n_lamps, seed), days=days, seed=seed, site=site, weather_file=weather_file,
                         settings=_controller_settings(controller), controller=controller, loss_rate=loss)
+    if registry_file:
+        _export_registry(scenario, registry_file)
+        return
+    _set_start(scenario, start_text)
     try:
-        scenario.faults = parse(fault_spec, scenario.start_s)
-        if weather_file is not None:
-            from emulator.world import make_weather
-
-            make_weather(scenario)  # fail early, with the file's line number, before starting lamps
-    except (FaultSpecError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+        scenario.faults = parse(",".join(fault_specs), scenario.start_s, utc_offset_h=SITES[site].utc_offset_h,
+                                lamps=scenario.lamps, days=None if serial else days)  # --serial runs on
+    except FaultSpecError as e:
+        raise InputError(f"--faults: {e}") from None
     sink = None
     if broker:
         from emulator.mqtt_sink import MqttSink
@@ -92,11 +115,58 @@ def command(n_lamps, days, seed, site, weather_file, controller, loss, fault_spe
     if sink:
         sink.close()
     result["seed"], result["site"], result["controller"] = seed, site, controller
+    result["start"] = local_text(scenario.start_s, SITES[site], sep="T")
+    for i, lamp in enumerate(result["lamps"]):  # the same draws as the lamps' worlds made (faults.for_lamp)
+        lamp["faults"] = [ev.label() for ev in for_lamp(scenario.faults, lamp["id"], i, seed)]
     if as_json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         _print_table(result)
+
+
+def _set_start(scenario: Scenario, start_text: str | None) -> None:
+    """--start, or a weather trace's first noon; a start the trace does not cover is refused here, in one
+    line naming the trace's range, rather than as a traceback hours into the run."""
+    from emulator.physics.site import SITES
+    from emulator.world import make_weather
+
+    site = SITES[scenario.site]
+    try:
+        if start_text:
+            scenario.start_s = parse_start(start_text, site)
+        if scenario.weather_file is None:
+            return
+        try:
+            trace = make_weather(scenario)  # a bad line fails here, with the file's line number
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+        if not start_text:
+            scenario.start_s = first_noon(trace.start_s, site)
+        check_in_trace(scenario.start_s, scenario.days, trace, site)
+    except StartError as e:
+        raise InputError(str(e)) from None
+
+
+def _export_registry(scenario: Scenario, path: Path) -> None:
+    """The lamps as `lampfleet lamps import` takes them: the export's columns plus key_hex, so that the
+    gateway knows the emulated lamps' keys (derived from the seed, like their IDs)."""
+    import os
+
+    from gateway.registry import Lamp
+    from gateway.registry_csv import export_csv
+
+    lamps = [Lamp(ident.lamp_id, ident.devaddr, ident.key, kind=ident.profile, site=scenario.site)
+             for ident in scenario.lamps]
+    try:
+        # 0600: the file holds keys (emulation keys, but a gateway that imports them trusts them)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
+            export_csv(lamps, out, keys=True)
+    except OSError as e:
+        raise InputError(f"--export-registry {path}: {e.strerror or e}") from None
+    click.echo(f"wrote {len(lamps)} lamps ({lamps[0].lamp_id}..{lamps[-1].lamp_id}, keys of --seed {scenario.seed}) "
+               f"to {path}: `lampfleet lamps import {path}` at the gateway, then run with --broker", err=True)
 
 
 def _run(scenario: Scenario, mode: str, workdir: Path, sink, quiet: bool, interpreter: str = "unix") -> dict:
@@ -138,14 +208,23 @@ def _serve(scenario: Scenario, workdir: Path, sink, speed: float) -> None:
         bus.stop()
 
 
+# (result key, header): short headers in two lines, units in them, so that the table fits 80 columns with
+# the faults beside (one per line, folded if still too long rather than cut off).
+TABLE_COLUMNS = (("id", "lamp"), ("frames", "frames"), ("dark_minutes", "dark\nmin"), ("lumen_hours", "lumen\nh"),
+                 ("min_soc_pct", "min\nSoC %"), ("energy_in_wh", "in\nWh"), ("energy_out_wh", "out\nWh"))
+
+
 def _print_table(result: dict) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{result['lamp_days']:g} lamp-days, {result['wall_s']:.1f} s wall")
-    cols = ("id", "frames", "dark_minutes", "lumen_hours", "min_soc_pct", "energy_in_wh", "energy_out_wh")
-    for col in cols:
-        table.add_column(col)
+    start = result["start"].replace("T", " ")
+    title = f"{result['lamp_days']:g} lamp-days from {start}, seed {result['seed']}, {result['wall_s']:.1f} s wall"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+    for key, header in TABLE_COLUMNS:
+        table.add_column(header, justify="left" if key == "id" else "right", no_wrap=True)
+    table.add_column("faults\ninjected", overflow="fold", min_width=12)
     for lamp in result["lamps"]:
-        table.add_row(*(str(lamp.get(c, "")) for c in cols))
+        table.add_row(*(str(lamp.get(key, "")) for key, _ in TABLE_COLUMNS), "\n".join(lamp["faults"]) or "-")
     Console().print(table)

@@ -1,9 +1,10 @@
 """CSV import and export of the registry.
 
-Export never writes keys. Import takes the same columns; `key_hex` is accepted only for lamps that
-provisioning created elsewhere (treat such a file as a secret and delete it after import). A row for a
-registered lamp without `key_hex` updates its metadata and keeps its key. The whole file is checked
-before anything is written, and applied in one transaction: a bad line changes nothing.
+Export never writes keys (`keys=True` is for lamps whose keys were made elsewhere: the emulator's). Import
+takes the same columns; `key_hex` is accepted only for lamps that provisioning created elsewhere (treat
+such a file as a secret and delete it after import). A row for a registered lamp without `key_hex` updates
+its metadata and keeps its key. The whole file is checked before anything is written, and applied in one
+transaction: a bad line changes nothing.
 
 `last_fcnt` (the highest frame counter accepted) is exported and imported, so that a registry restored from
 its export still refuses replays and still finds the counter's upper bits of a lamp past 65,535 frames. It is
@@ -24,9 +25,11 @@ IMPORT_COLUMNS = set(EXPORT_COLUMNS) | {"key_hex"}
 REQUIRED = ("lamp_id", "devaddr")
 
 
-def export_csv(lamps: Iterable[Lamp], out: TextIO) -> int:
+def export_csv(lamps: Iterable[Lamp], out: TextIO, keys: bool = False) -> int:
+    """`keys`: a key_hex column too, for lamps created elsewhere (emulated lamps: `lampfleet emulate
+    --export-registry`); `lampfleet lamps export` never sets it."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(EXPORT_COLUMNS + (("key_hex",) if keys else ()))
     n = 0
     for lamp in lamps:
         row = []
@@ -35,7 +38,7 @@ def export_csv(lamps: Iterable[Lamp], out: TextIO) -> int:
             if col == "devaddr":
                 value = f"0x{value:06X}"
             row.append("" if value is None else value)
-        writer.writerow(row)
+        writer.writerow(row + ([lamp.key.hex()] if keys else []))
         n += 1
     return n
 

@@ -27,12 +27,12 @@ WORLD_FAULTS = ("radio_dead", "tamper", "kit_off")
 # What the controller reports after its supply came back (physics' last_interruption -> reset cause).
 _RESET_AFTER = {"brown_out": "brown_out", "power_cut": "power_on", "battery_protection": "power_on"}
 # A sleeping lamp's HAL reads its banded inputs every minute (hal/esp32.py, peek_ms). The emulator peeks
-# that often only where a band can be left within minutes (2 h around sunrise and sunset, the battery
-# within 400 mV of its band, a kit whose household presses the button), and every 10 minutes elsewhere:
-# the weather trace's own step. Faults are peeked at the moment they begin.
+# that often only where a band can be left within minutes: in dim light (the PV and lux thresholds of
+# dusk and dawn sit far below G_DIM), with the battery within 400 mV of its band, and for a kit whose
+# household presses the button; elsewhere every 10 minutes. Faults are peeked at the moment they begin.
 PEEK_NEAR_S = 60.0
 PEEK_FAR_S = 600.0
-EDGE_S = 7200.0
+G_DIM = 50.0  # W/m2
 VBAT_NEAR_MV = 400
 AWAKE_PER_WAKE_S = 0.05  # the controller's awake time per wake-up (sample, step, report), LED off
 
@@ -65,11 +65,6 @@ class NightClock:
             date = datetime.fromtimestamp(day * 86400, timezone.utc).date()
             self._rise, self._set = sun.sunrise_sunset(date, self.site.lat, self.site.lon)
         return t_s < self._rise or t_s >= self._set
-
-    def near_edge(self, t_s: float, margin_s: float) -> bool:
-        """Within margin_s of this local day's sunrise or sunset?"""
-        self(t_s)
-        return abs(t_s - self._rise) < margin_s or abs(t_s - self._set) < margin_s
 
 
 def next_sun_event(site: Site, t_s: float, which: str) -> float:
@@ -203,7 +198,11 @@ class LampWorld:
         band = wake.get("vbat_mv")
         near_vbat = band is not None and self.physics._v_term * 1000.0 - band[0] < VBAT_NEAR_MV
         pressing = "kit_off" in self.world_faults and led_pct > 0
-        if near_vbat or pressing or self._is_night.near_edge(t_s, EDGE_S):
+        if near_vbat or pressing:
+            return PEEK_NEAR_S
+        sample = self.physics.weather.sample
+        g0, g1 = sample(t_s)[0], sample(t_s + PEEK_FAR_S)[0]
+        if 0.0 < g0 < G_DIM or 0.0 < g1 < G_DIM or (g0 > 0.0) != (g1 > 0.0):
             return PEEK_NEAR_S
         return PEEK_FAR_S
 

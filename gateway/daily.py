@@ -1,15 +1,20 @@
-"""Detection over days: harvest per local day against the site's peers, kit use, nightly battery capacity.
+"""Detection over days: harvest per local day against the site's peers, kit use, nightly battery capacity,
+and the day/night status cadence that silence is judged against.
 
 Pure, like gateway/detect.py which owns it. A "day" is a local calendar day (Bangui: UTC+1). A day is
 judged once it has ended and `SETTLE_S` more has passed, so late frames of that day still count.
 """
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from telemetry.schema import DAY_STATUS_FACTOR
 
 from gateway.faults import CHARGING_FAILURE, LANTERN_NOT_CHARGING, LANTERN_UNUSED
 from gateway.registry import Lamp
@@ -20,12 +25,19 @@ if TYPE_CHECKING:
 
 DAY_S = 86400
 SETTLE_S = 2 * 3600
-MIN_DAY_FRAMES = 12  # two hours of status frames: fewer and the day says nothing about harvest
+MIN_DAY_FRAMES = 12  # a few hours of status frames: fewer and the day says nothing about harvest
 MIN_NIGHT_FRAMES = 10
 MIN_NIGHT_SOC_DROP = 15
 FULL_SOC_PCT = 95
 KEEP_DAYS = 4
 KEEP_CAPACITIES = 30
+# A lamp's "day" cadence follows its own PV-detected phase, which the gateway cannot see: dusk is about
+# 18:00 and dawn about 05:30 local in Bangui, earlier or later by the season, the clouds and the
+# firmware's confirmation delay. Only between these hours (an hour inside both) is a lamp surely on its
+# night cadence; everywhere else the silence rule assumes the longer day interval.
+SURE_NIGHT_FROM_S = 19 * 3600
+SURE_NIGHT_UNTIL_S = 4 * 3600 + 1800
+KEEP_GAPS = 7  # status gaps remembered per phase: the median of 7 shrugs off a status_now or a clock step
 
 
 def local_day(t_s: int, utc_offset_s: int) -> int:
@@ -50,6 +62,101 @@ def is_midnight_hour(t_s: int, utc_offset_s: int) -> bool:
 def is_night_hour(t_s: int, utc_offset_s: int) -> bool:
     hour = (t_s + utc_offset_s) % DAY_S // 3600
     return hour >= 18 or hour < 6
+
+
+# ------------------------------------------------------------------ status cadence and silence
+
+
+def silence_k(loss_rate: float, false_alarm: float, min_intervals: int) -> int:
+    """Frames that must all be lost before silence is more likely a fault than bad luck: the smallest k
+    with loss_rate**k < false_alarm, at least min_intervals."""
+    return max(min_intervals, math.ceil(math.log(false_alarm) / math.log(loss_rate)))
+
+
+def _next_due(t: int, night_s: int, day_s: int) -> int:
+    """When the status after one sent at local second-of-day `t` is due, at the latest (t may exceed a day).
+
+    Outside the sure night a lamp may be on its day cadence: `day_s`. Inside it `night_s`, except just after
+    the sure night begins: a frame sent a moment before then is due `day_s` later, so one sent a moment
+    after is not taken to be due any sooner. That keeps the step monotone in t, and a monotone step that
+    is never earlier than the lamp's own keeps every later frame of the walk no earlier than the lamp's."""
+    sod = t % DAY_S
+    since_dusk = (sod - SURE_NIGHT_FROM_S) % DAY_S
+    if since_dusk >= (SURE_NIGHT_UNTIL_S - SURE_NIGHT_FROM_S) % DAY_S:
+        return t + day_s
+    return t + max(night_s, day_s - since_dusk)
+
+
+@lru_cache(maxsize=16384)
+def _window(sod: int, night_s: int, day_s: int, k: int) -> int:
+    t = sod
+    for _ in range(k):
+        t = _next_due(t, night_s, day_s)
+    return t - sod
+
+
+def silence_window_s(from_s: int, interval_s: int, k: int, utc_offset_s: int,
+                     day_interval_s: int | None = None) -> int:
+    """Seconds after `from_s` (the last frame heard) by which `k` status frames were due, at the latest.
+
+    Walks k frames forward: `interval_s` in the sure night, `day_interval_s` (default interval_s *
+    DAY_STATUS_FACTOR) anywhere near or in the day. Between k*interval_s and k*day_interval_s. Cheap: the
+    detector asks for every lamp at every tick, and the answer depends only on the local time of day, so it
+    is memoised on that."""
+    day_s = max(interval_s, day_interval_s if day_interval_s else interval_s * DAY_STATUS_FACTOR)
+    return _window((from_s + utc_offset_s) % DAY_S, interval_s, day_s, k)
+
+
+def frames_due(from_s: int, silent_s: int, interval_s: int, utc_offset_s: int,
+               day_interval_s: int | None = None) -> int:
+    """Status frames surely due within `silent_s` after from_s (the walk of silence_window_s): evidence."""
+    day_s = max(interval_s, day_interval_s if day_interval_s else interval_s * DAY_STATUS_FACTOR)
+    start = t = (from_s + utc_offset_s) % DAY_S
+    n = 0
+    while (t := _next_due(t, interval_s, day_s)) - start <= silent_s:
+        n += 1
+    return n
+
+
+@dataclass
+class StatusGaps:
+    """The cadence a lamp shows: recent gaps between its status frames, night and day apart.
+
+    Only gaps between frames with consecutive counters count: nothing was lost or sent between them, so
+    each is exactly one of the lamp's intervals (a LoRa lamp's, stretched for its airtime budget, is hours,
+    whatever its registry row says). The frame's mode says which cadence the firmware chose when it sent
+    it; other modes (low battery, test, a kit switched by hand) say nothing."""
+
+    last: tuple[int, int, str] | None = None  # (fcnt, time_s, mode) of the newest status
+    night: list[int] = field(default_factory=list)
+    day: list[int] = field(default_factory=list)
+
+    def add(self, fcnt: int, time_s: int, mode: str) -> None:
+        last = self.last
+        if last is not None and fcnt == last[0] + 1 and time_s > last[1]:
+            gaps = self.night if last[2] == "night" else self.day if last[2] == "day" else None
+            if gaps is not None:
+                gaps.append(time_s - last[1])
+                del gaps[:-KEEP_GAPS]
+        if last is None or fcnt > last[0]:
+            self.last = (fcnt, time_s, mode)
+
+    def interval_s(self, night: bool) -> int:
+        """The lamp's interval in that phase (0: not seen yet). The larger of the median and the newest gap:
+        a LoRa lamp whose budget runs low doubles its interval at once, and the median would lag behind."""
+        gaps = self.night if night else self.day
+        return max(statistics.median_low(gaps), gaps[-1]) if gaps else 0
+
+
+def cadence_s(interval_s: int, gaps: StatusGaps | None) -> tuple[int, int]:
+    """(night, day) status intervals to judge silence by: the registry's (day = DAY_STATUS_FACTOR times),
+    or the lamp's own when it shows longer ones. Never shorter than the registry's: a lamp reporting more
+    often than registered is heard more often, which is no reason to call it silent sooner."""
+    night_s, day_s = interval_s, interval_s * DAY_STATUS_FACTOR
+    if gaps is not None:
+        night_s = max(night_s, gaps.interval_s(True))
+        day_s = max(day_s, gaps.interval_s(False), night_s)
+    return night_s, day_s
 
 
 @dataclass
@@ -78,11 +185,15 @@ class LampDays:
     night_soc_end: int | None = None
     capacities: list[int] = field(default_factory=list)
 
-    def add_status(self, lamp: Lamp, st: dict, utc_offset_s: int) -> int | None:
-        """Account one status frame (in time order); return a capacity estimate when a night just ended."""
+    def add_status(self, lamp: Lamp, st: dict, utc_offset_s: int, longest_s: int = 0) -> int | None:
+        """Account one status frame (in time order); return a capacity estimate when a night just ended.
+
+        Each frame stands for the time since the one before, up to three of the lamp's longest intervals
+        (`longest_s`, default its day interval): a few lost frames still count, an outage does not."""
         t = st["time_s"]
         interval = lamp.status_interval_s
-        dt = interval if self.last_t is None else min(max(t - self.last_t, 0), 3 * interval)
+        cap = 3 * max(longest_s, interval * DAY_STATUS_FACTOR)
+        dt = interval if self.last_t is None else min(max(t - self.last_t, 0), cap)
         self.last_t = t
         day = local_day(t, utc_offset_s)
         if self.day != day:

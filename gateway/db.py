@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS lamps (
     site TEXT NOT NULL DEFAULT '',
     crew TEXT NOT NULL DEFAULT '',
     led_max_ma INTEGER NOT NULL DEFAULT 830,
-    status_interval_s INTEGER NOT NULL DEFAULT 600,
+    status_interval_s INTEGER NOT NULL DEFAULT 900,  -- night; by day x DAY_STATUS_FACTOR (existing rows keep theirs)
     last_fcnt INTEGER,
     last_seen_s INTEGER,
     fw_version TEXT,

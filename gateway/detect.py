@@ -12,7 +12,6 @@ replayed backlog or a QoS 1 redelivery cannot flap an alert.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -84,6 +83,7 @@ class Track:
     tamper_s: int | None = None
     fcnts: list[int] = field(default_factory=list)
     days: daily.LampDays = field(default_factory=daily.LampDays)
+    gaps: daily.StatusGaps = field(default_factory=daily.StatusGaps)  # the cadence the lamp shows
     vbat_same: int = 0  # status frames in a row with the same battery voltage while discharging
     sensor_bad: dict[str, bool] = field(default_factory=dict)  # sensorFailure's last verdict per reading
 
@@ -291,7 +291,8 @@ class Detector:
             out += self._observe(lamp, track, BATTERY_DEGRADED, True, t, ev, decisive=True)
         if "reset_loop" in faults:
             out += self._observe(lamp, track, RESET_LOOP, True, t, ev, decisive=True)
-        capacity = track.days.add_status(lamp, st, self.utc_offset_s)
+        track.gaps.add(st["fcnt"], t, mode)
+        capacity = track.days.add_status(lamp, st, self.utc_offset_s, self.cadence_s(lamp, track)[1])
         if capacity is not None:
             out += self._capacity(lamp, track, t)
         return out
@@ -419,15 +420,23 @@ class Detector:
 
     # ------------------------------------------------------------ time
 
-    def silence_intervals(self, lamp_id: str) -> int:
-        """k such that loss_rate**k < silence_false_alarm, with the lamp's own loss if it is worse."""
-        s = self.s
-        p = s.loss_rate
+    def loss_rate(self, lamp_id: str) -> float:
+        """The expected loss, or the lamp's own (from the gaps in its last frame counters) if it is worse."""
+        p = self.s.loss_rate
         fc = self.tracks[lamp_id].fcnts if lamp_id in self.tracks else []
         if len(fc) >= 20:
             span = max(fc) - min(fc) + 1
             p = max(p, min(0.9, 1 - len(set(fc)) / span))
-        return max(s.min_silent_intervals, math.ceil(math.log(s.silence_false_alarm) / math.log(p)))
+        return p
+
+    def silence_intervals(self, lamp_id: str) -> int:
+        """k such that loss_rate**k < silence_false_alarm, with the lamp's own loss if it is worse."""
+        s = self.s
+        return daily.silence_k(self.loss_rate(lamp_id), s.silence_false_alarm, s.min_silent_intervals)
+
+    def cadence_s(self, lamp: Lamp, track: Track) -> tuple[int, int]:
+        """(night, day) status intervals of the lamp: the registry's, or the longer ones it shows (LoRa)."""
+        return daily.cadence_s(lamp.status_interval_s, track.gaps)
 
     def tick(self, lamps: Iterable[Lamp], now_s: int) -> list[Finding]:
         """Rules that depend on time passing: silence, theft, reboot loops ending, daily harvest and use."""
@@ -474,14 +483,17 @@ class Detector:
         # silent (ThingsBoard #13715). The lamp's device time (last_frame_s) only dates the alert.
         reference = max(track.heard_s, self.listening_s if self.listening_s is not None else now_s)
         silent_s = now_s - reference
-        interval = lamp.status_interval_s
+        # Frames due are counted on the lamp's cadence, night and day (daily.silence_window_s), walked from
+        # the reference on the gateway's clock: that clock, not the lamp's, says whether it is night.
+        night_s, day_s = self.cadence_s(lamp, track)
+        off = self.utc_offset_s
         out: list[Finding] = []
         theft = track.rule(THEFT)
         night = track.last_status is not None and track.last_status["mode"] == "night" or \
-            daily.is_night_hour(track.last_frame_s, self.utc_offset_s)
+            daily.is_night_hour(track.last_frame_s, off)
         if (not theft.active and track.tamper_s is not None and night
                 and track.last_frame_s - track.tamper_s <= s.tamper_window_s
-                and silent_s > s.theft_silent_intervals * interval):
+                and silent_s > daily.silence_window_s(reference, night_s, s.theft_silent_intervals, off, day_s)):
             theft.active = True
             theft.since_s = track.last_frame_s
             out.append(self._finding(lamp.lamp_id, track, THEFT, "raise", now_s, track.last_frame_s, {
@@ -491,12 +503,12 @@ class Detector:
         if comm.active or theft.active:
             return out
         k = self.silence_intervals(lamp.lamp_id)
-        if silent_s > k * interval:
+        window_s = daily.silence_window_s(reference, night_s, k, off, day_s)
+        if silent_s > window_s:
             comm.since_s = track.last_frame_s
-            p = max(s.loss_rate, 1e-9)
-            missed = silent_s // interval
             out.append(self._raised(lamp, track, COMMUNICATION_FAILURE, comm, now_s, track.last_frame_s, {
                 "last_frame_s": track.last_frame_s, "last_heard_s": track.heard_s or None, "silent_s": silent_s,
-                "missed_intervals": missed,
-                "needed_intervals": k, "loss_rate": p}))
+                "missed_intervals": daily.frames_due(reference, silent_s, night_s, off, day_s),
+                "needed_intervals": k, "loss_rate": self.loss_rate(lamp.lamp_id), "window_s": window_s,
+                "interval_s": night_s, "day_interval_s": day_s}))
         return out

@@ -5,11 +5,11 @@ Nothing here needs the master key: people who read the fleet's state never touch
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import time
 from collections import Counter
 
+from gateway import daily
 from gateway.registry import COLUMNS, Lamp
 from gateway.settings import Settings
 
@@ -33,10 +33,24 @@ def now_s(conn: sqlite3.Connection, settings: Settings) -> int:
     return int(time.time())
 
 
-def silent_after_s(lamp: Lamp, settings: Settings) -> int:
+def silent_after_s(lamp: Lamp, settings: Settings, gaps: daily.StatusGaps | None = None) -> int:
+    """Seconds after the lamp was last heard by which it counts as silent: the detector's window
+    (daily.silence_window_s, walked from last_seen_s on the lamp's night/day cadence), at the expected loss
+    rate. `gaps`: the cadence its recent readings show (recent_gaps), as the detector learns it."""
     d = settings.detect_settings()
-    k = max(d.min_silent_intervals, math.ceil(math.log(d.silence_false_alarm) / math.log(d.loss_rate)))
-    return k * lamp.status_interval_s
+    k = daily.silence_k(d.loss_rate, d.silence_false_alarm, d.min_silent_intervals)
+    night_s, day_s = daily.cadence_s(lamp.status_interval_s, gaps)
+    return daily.silence_window_s(lamp.last_seen_s or 0, night_s, k, settings.alerts.utc_offset_s, day_s)
+
+
+def recent_gaps(conn: sqlite3.Connection, lamp_id: str, frames: int = 4 * daily.KEEP_GAPS) -> daily.StatusGaps:
+    """The status cadence the lamp's newest readings show (its last frame counters: a primary-key walk)."""
+    gaps = daily.StatusGaps()
+    rows = conn.execute("SELECT fcnt, time_s, mode FROM readings WHERE lamp_id=? ORDER BY fcnt DESC LIMIT ?",
+                        (lamp_id, frames)).fetchall()
+    for fcnt, time_s, mode in reversed(rows):
+        gaps.add(fcnt, time_s, mode)
+    return gaps
 
 
 def latest_reading(conn: sqlite3.Connection, lamp_id: str) -> dict | None:
@@ -49,10 +63,11 @@ def latest_reading(conn: sqlite3.Connection, lamp_id: str) -> dict | None:
     return d
 
 
-def classify(lamp: Lamp, reading: dict | None, now: int, settings: Settings) -> str:
+def classify(lamp: Lamp, reading: dict | None, now: int, settings: Settings,
+             gaps: daily.StatusGaps | None = None) -> str:
     if lamp.last_seen_s is None or reading is None:
         return "never_heard"
-    if now - lamp.last_seen_s > silent_after_s(lamp, settings):
+    if now - lamp.last_seen_s > silent_after_s(lamp, settings, gaps):
         return "silent"
     level = reading["led_pct"]
     if level >= 5:
@@ -73,7 +88,7 @@ def fleet_status(conn: sqlite3.Connection, settings: Settings) -> dict:
     per_lamp = []
     for lamp in lamps:
         reading = latest_reading(conn, lamp.lamp_id)
-        state = classify(lamp, reading, now, settings)
+        state = classify(lamp, reading, now, settings, recent_gaps(conn, lamp.lamp_id))
         site = sites.setdefault(lamp.site or "-", {"site": lamp.site or "-", "lamps": 0, "alerts": 0,
                                                     **{s: 0 for s in STATES}})
         site["lamps"] += 1

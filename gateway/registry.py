@@ -31,7 +31,9 @@ class Lamp:
     site: str = ""
     crew: str = ""
     led_max_ma: int = 830
-    status_interval_s: int = 600
+    # The firmware's night status interval (by day it reports telemetry.schema.DAY_STATUS_FACTOR times
+    # less often); a LoRa lamp's cadence is stretched for its airtime and the detector learns it.
+    status_interval_s: int = 900
     last_fcnt: int | None = None
     last_seen_s: int | None = None
     fw_version: str | None = None

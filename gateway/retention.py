@@ -12,23 +12,37 @@ import sqlite3
 
 from gateway import db
 from gateway.daily import DAY_S, local_day
+from telemetry.schema import DAY_STATUS_FACTOR
 
 OUTBOX_KEEP_S = 30 * DAY_S
 
-# Energies from the lamp's status interval: each status frame stands for one interval of its current.
-_AGGREGATE = """
+# Energies: each status frame stands for the time since the lamp's previous one (its current held over
+# that gap, as gateway/daily.py counts harvest), so day frames at DAY_STATUS_FACTOR times the night
+# interval, or a LoRa lamp's stretched cadence, count for what they cover. A gap counts up to three of
+# the lamp's day intervals (a few lost frames, not an outage); the first frame of the lamp's readings
+# (nothing before it within that) counts one night interval. Readings from that much before :start are
+# read for the gaps, only those from :start on are summed. A LoRa lamp registered with the default
+# interval while its cadence is stretched to hours counts less than it got: register its cadence.
+_AGGREGATE = f"""
+WITH g AS (
+    SELECT r.*, min(coalesce(r.time_s - lag(r.time_s) OVER (ORDER BY r.time_s, r.fcnt), l.status_interval_s),
+                    3 * {DAY_STATUS_FACTOR} * l.status_interval_s) AS dt
+    FROM readings r JOIN lamps l ON l.lamp_id = r.lamp_id
+    WHERE r.lamp_id = :lamp AND r.time_s >= :start - 3 * {DAY_STATUS_FACTOR} * l.status_interval_s
+          AND r.time_s < :end
+)
 INSERT OR REPLACE INTO daily
-SELECT r.lamp_id, date(r.time_s + :off, 'unixepoch') AS day, count(*),
-       min(r.vbat_mv), max(r.vbat_mv), CAST(avg(r.vbat_mv) AS INTEGER), min(r.soc_pct), max(r.soc_pct),
-       CAST(sum(CASE WHEN r.ibat_ma > 0 THEN r.ibat_ma ELSE 0 END) * l.status_interval_s / 3600 AS INTEGER),
-       CAST(sum(CASE WHEN r.ibat_ma < 0 THEN -r.ibat_ma ELSE 0 END) * l.status_interval_s / 3600 AS INTEGER),
-       CAST(sum(r.led_ma) * l.status_interval_s / 3600 AS INTEGER),
-       CAST(sum(CASE WHEN r.led_pct >= 5 THEN 1 ELSE 0 END) * l.status_interval_s / 60 AS INTEGER),
-       max(r.pv_mv), max(r.temp_c), group_concat(DISTINCT r.mode),
-       group_concat(DISTINCT CASE WHEN r.faults != '[]' THEN r.faults END)
-FROM readings r JOIN lamps l ON l.lamp_id = r.lamp_id
-WHERE r.lamp_id = :lamp AND r.time_s >= :start AND r.time_s < :end
-GROUP BY r.lamp_id, day
+SELECT lamp_id, date(time_s + :off, 'unixepoch') AS day, count(*),
+       min(vbat_mv), max(vbat_mv), CAST(avg(vbat_mv) AS INTEGER), min(soc_pct), max(soc_pct),
+       CAST(sum(CASE WHEN ibat_ma > 0 THEN ibat_ma * dt ELSE 0 END) / 3600 AS INTEGER),
+       CAST(sum(CASE WHEN ibat_ma < 0 THEN -ibat_ma * dt ELSE 0 END) / 3600 AS INTEGER),
+       CAST(sum(led_ma * dt) / 3600 AS INTEGER),
+       CAST(sum(CASE WHEN led_pct >= 5 THEN dt ELSE 0 END) / 60 AS INTEGER),
+       max(pv_mv), max(temp_c), group_concat(DISTINCT mode),
+       group_concat(DISTINCT CASE WHEN faults != '[]' THEN faults END)
+FROM g
+WHERE time_s >= :start
+GROUP BY lamp_id, day
 """
 
 

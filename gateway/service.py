@@ -23,7 +23,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from telemetry import topics
 
-from gateway import db, influx
+from gateway import db, fleet, influx
 from gateway.alerts import Alerts
 from gateway.detect import Detector, Finding
 from gateway.ingest import LOG_FIRST, Ingest
@@ -84,6 +84,7 @@ class Gateway:
         self._device_clock = settings.clock == "device"
         self._next_detect_s = 0
         self._restore_open_alerts()
+        self._restore_cadences()
         self._audit_seen = self.conn.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0]
         self._up_prefix = settings.topic_prefix + "/"
         self.lorawan = None
@@ -116,6 +117,12 @@ class Gateway:
             rule = self.detector.track(lamp_id).rule(fault)
             rule.active, rule.since_s = True, raised_s
             self.ingest.guard.restore_open(lamp_id, fault)
+
+    def _restore_cadences(self) -> None:
+        """The cadence each lamp showed (a LoRa lamp's hours), from its stored readings: after a restart a
+        lamp reporting every 11 h by day is not judged on its registry's minutes until it has spoken twice."""
+        for lamp in self.registry.all():
+            self.detector.track(lamp.lamp_id).gaps = fleet.recent_gaps(self.conn, lamp.lamp_id)
 
     def now_s(self) -> int:
         return self.device_now_s if self.settings.clock == "device" else int(time.time())

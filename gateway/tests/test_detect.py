@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway import daily
 from gateway.detect import Detector, Finding
 from gateway.faults import (BATTERY_DEGRADED, BATTERY_LOW, CHARGING_FAILURE, COMMUNICATION_FAILURE,
                             CONTROL_GEAR_FAILURE, LAMP_FAILURE, LAMP_UNEXPECTED_ON, LANTERN_NOT_CHARGING,
@@ -12,7 +13,12 @@ from gateway.registry import Lamp
 from gateway.settings import DetectSettings
 from gateway.tests.synth import T0, Fleet, decoded, is_night
 
-LAMP = Lamp("L1", 1, bytes(16))
+LAMP = Lamp("L1", 1, bytes(16), status_interval_s=600)  # silence times below are in 600 s intervals
+
+
+def _window(from_s: int, lamp: Lamp = LAMP, k: int = 11) -> int:
+    """The silence window from a lamp's last frame: k frames due on its night/day cadence (11 at 20 % loss)."""
+    return daily.silence_window_s(from_s, lamp.status_interval_s, k, 3600)
 
 
 def _status(t, led_pct, led_ma, fcnt=0, **over):
@@ -151,11 +157,13 @@ def test_lamp_with_a_lossy_link_gets_a_longer_silence_threshold():
 
 def test_never_heard_lamp_is_not_silent_and_restart_gives_everyone_a_fresh_start():
     assert Detector().tick([LAMP], 10**9) == []
-    heard_long_ago = Lamp("L2", 2, bytes(16), last_seen_s=1000)
+    heard_long_ago = Lamp("L2", 2, bytes(16), status_interval_s=600, last_seen_s=1000)
     d = Detector()
     assert d.tick([heard_long_ago], 10**6) == []  # restart: silence counts from now
-    assert _ticks(d, [heard_long_ago], 10**6, 10**6 + 6600) == []
-    [f] = d.tick([heard_long_ago], 10**6 + 6601)
+    w = _window(10**6, heard_long_ago)  # 14:46 local: day cadence, 11 x 1200 s
+    assert w == 11 * 1200
+    assert _ticks(d, [heard_long_ago], 10**6, 10**6 + w) == []
+    [f] = d.tick([heard_long_ago], 10**6 + w + 1)
     assert (f.fault, f.since_s) == (COMMUNICATION_FAILURE, 1000)
 
 
@@ -282,9 +290,10 @@ def test_contact_is_back_when_a_queued_frame_is_heard_not_when_it_was_written():
     d = Detector()
     d.tick([LAMP], T0)
     d.observe_frame(LAMP, _status(T0, 0, 0, 0))
-    [raised] = _ticks(d, [LAMP], T0, T0 + 7000)
+    w = _window(T0) + 60
+    [raised] = _ticks(d, [LAMP], T0, T0 + w)
     assert raised.fault == COMMUNICATION_FAILURE
-    assert _ticks(d, [LAMP], T0 + 7000, T0 + 4 * 3600) == []
+    assert _ticks(d, [LAMP], T0 + w, T0 + 4 * 3600) == []
     # The radio is repaired at T0 + 4 h; the lamp's queue arrives oldest first.
     [cleared] = d.observe_frame(LAMP, _status(T0 + 600, 0, 0, 1), heard_s=T0 + 4 * 3600)
     assert (cleared.fault, cleared.action, cleared.at_s) == (COMMUNICATION_FAILURE, "clear", T0 + 4 * 3600)
@@ -293,7 +302,7 @@ def test_contact_is_back_when_a_queued_frame_is_heard_not_when_it_was_written():
 
 
 def test_silence_is_judged_on_when_the_gateway_heard_the_lamp_not_on_the_lamps_clock():
-    ahead, behind = Lamp("L1", 1, bytes(16)), Lamp("L2", 2, bytes(16))
+    ahead, behind = Lamp("L1", 1, bytes(16), status_interval_s=600), Lamp("L2", 2, bytes(16), status_interval_s=600)
     lamps = [ahead, behind]
     d = Detector()
     d.tick(lamps, T0)
@@ -307,15 +316,16 @@ def test_silence_is_judged_on_when_the_gateway_heard_the_lamp_not_on_the_lamps_c
     [raised] = found  # the lamp behind, heard all along, is never silent
     last_heard = T0 + 600 * 20
     assert (raised.lamp_id, raised.fault) == ("L1", COMMUNICATION_FAILURE)
-    # 110 minutes after it was last heard, not 2 h later as its own clock would have it
-    assert last_heard + 6600 < raised.at_s <= last_heard + 6660
+    # 11 frames (by day: 11 x 20 min) after it was last heard, not 2 h later as its own clock would have it
+    w = _window(last_heard, ahead)
+    assert last_heard + w < raised.at_s <= last_heard + w + 60
     assert raised.since_s == last_heard + 7200 and raised.evidence["last_heard_s"] == last_heard
 
 
 def test_a_device_clock_that_jumps_with_a_lamp_ahead_declares_nobody_silent():
     """With the device clock (emulated fleets) the gateway's now is the newest device time heard: a lamp
     whose clock is 2 h ahead moves it 2 h at once. That jump is not silence of the others."""
-    right, ahead, quiet = Lamp("L1", 1, bytes(16)), Lamp("L2", 2, bytes(16)), Lamp("L3", 3, bytes(16))
+    right, ahead, quiet = (Lamp(f"L{i}", i, bytes(16), status_interval_s=600) for i in (1, 2, 3))
     lamps = [right, ahead, quiet]
     d = Detector()
     for n, lamp in enumerate((right, quiet)):
@@ -332,7 +342,8 @@ def test_a_device_clock_that_jumps_with_a_lamp_ahead_declares_nobody_silent():
     [raised] = found
     assert (raised.lamp_id, raised.fault, raised.since_s) == ("L3", COMMUNICATION_FAILURE, T0)
     # silence counts from the jump, as from a restart: the gateway heard nobody in between
-    assert raised.evidence["silent_s"] > 6600 and raised.at_s - raised.evidence["silent_s"] == T0 + 60 + 7200
+    assert raised.evidence["silent_s"] > _window(T0 + 60 + 7200, quiet)
+    assert raised.at_s - raised.evidence["silent_s"] == T0 + 60 + 7200
 
 
 def test_a_gateway_that_was_not_listening_declares_nobody_silent():
@@ -342,8 +353,9 @@ def test_a_gateway_that_was_not_listening_declares_nobody_silent():
     assert _ticks(d, [LAMP], T0, T0 + 600) == []
     back = T0 + 600 + 3 * 3600  # suspended (or its clock stepped) for 3 h: nobody was heard meanwhile
     assert d.tick([LAMP], back) == []
-    [raised] = _ticks(d, [LAMP], back, back + 7200)
-    assert raised.fault == COMMUNICATION_FAILURE and back + 6600 < raised.at_s <= back + 6660
+    w = _window(back)
+    [raised] = _ticks(d, [LAMP], back, back + w + 600)
+    assert raised.fault == COMMUNICATION_FAILURE and back + w < raised.at_s <= back + w + 60
 
 
 # ------------------------------------------------------------------ manual resolution, whole fleet

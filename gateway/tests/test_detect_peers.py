@@ -3,7 +3,7 @@ rules out, flap damping by hold-off, and root causes that fold their consequence
 store on a real SQLite file)."""
 from __future__ import annotations
 
-from gateway import db
+from gateway import daily, db
 from gateway.alerts import Alerts
 from gateway.detect import Detector
 from gateway.faults import (COMMUNICATION_FAILURE, HIGH_TEMPERATURE, LAMP_UNEXPECTED_ON, PANEL_DEGRADED,
@@ -99,13 +99,15 @@ def test_silence_of_a_lamp_burning_by_day_is_folded_into_that_alert(tmp_path):
         for f in d.observe_frame(lamp, _day(0, NOON + 600 * k, k, ibat=-300, led_ma=830)):
             alerts.apply(lamp, f)
     assert alerts.open_alerts() == [(lamp.lamp_id, LAMP_UNEXPECTED_ON)]
-    folded = [f for t in range(NOON + 1260, NOON + 600 * 16, 60) for f in d.tick([lamp], t)]  # silent: drained
+    # silent (drained) after the 11 frames its day cadence owed: 11 day intervals from its last frame
+    end = NOON + 1200 + daily.silence_window_s(NOON + 1200, lamp.status_interval_s, 11, 3600) + 120
+    folded = [f for t in range(NOON + 1260, end, 60) for f in d.tick([lamp], t)]
     assert [(f.fault, f.action, f.evidence["root"]) for f in folded] == [
         (COMMUNICATION_FAILURE, "fold", LAMP_UNEXPECTED_ON)]
     for f in folded:
         alerts.apply(lamp, f)
     assert alerts.open_alerts() == [(lamp.lamp_id, LAMP_UNEXPECTED_ON)]  # no alert of its own, nothing sent
     assert alerts.list(lamp_id=lamp.lamp_id)[0]["evidence"]["follow_on"] == {COMMUNICATION_FAILURE: 1}
-    back = d.observe_frame(lamp, _day(0, NOON + 600 * 16, 16, ibat=-300, led_ma=830))
+    back = d.observe_frame(lamp, _day(0, end, 16, ibat=-300, led_ma=830))
     assert [f for f in back if f.fault == COMMUNICATION_FAILURE] == []  # its end is not sent either
     conn.close()

@@ -213,7 +213,9 @@ class LampDays:
         cur.pv_max_mv = max(cur.pv_max_mv, st["pv_mv"])
         if soc is not None:
             cur.soc_max_pct = max(cur.soc_max_pct, soc)
-        if st["led_pct"] >= 5 or st["mode"] == "manual_on":
+        # manual_off lit: the household's press had not yet been read when the frame was measured (a kit
+        # lights at dusk and is switched off at its next sample): that minute is no use
+        if (st["led_pct"] >= 5 and st["mode"] != "manual_off") or st["mode"] == "manual_on":
             cur.used = True
             self.last_used_day = day
         return self._night(st, dt)

@@ -59,12 +59,15 @@ class Peers:
         g.recent.append((t, lamp.lamp_id, st))
         g.pending.append((t, lamp, st))
         g.newest_s = max(g.newest_s, t)
-        while g.recent and g.recent[0][0] < g.newest_s - 3 * w:
-            g.recent.popleft()
         out = []
         while g.pending and g.pending[0][0] <= g.newest_s - w:
             t0, who, mine = g.pending.popleft()
             out.append((who, mine, self._medians(g, t0, who.lamp_id)))
+        # Keep what a pending status still needs: lamps report in rounds (firmware/shell/app.py: a grid of
+        # 15 or 30 min), so a round is judged only when the next one arrives, long after 3 windows.
+        keep_s = min(g.newest_s - 3 * w, g.pending[0][0] - w if g.pending else g.newest_s)
+        while g.recent and g.recent[0][0] < keep_s:
+            g.recent.popleft()
         return out
 
     def _medians(self, g: _Group, t: int, lamp_id: str) -> Medians | None:

@@ -10,8 +10,9 @@ as its own process. Five hours of a day from noon, so the street should be dark-
 The gateway publishes each request on lampfleet/<id>/down after the lamp's next uplink; the lamp opens
 it, applies it and answers with a dlack, which the gateway's MQTT ingest verifies and uses to close the
 entry. Proof from every side: the LED at full light for those 10 minutes of daylight (the emulator's
-record of what the firmware commanded), status frames at the gateway 600 s apart before the config and
-300 s after, the lamp's config_applied and time_sync events, LAMP-2's frames back on the fleet's time,
+record of what the firmware commanded), status frames at the gateway 1,800 s apart before the config and
+600 s after (by day a lamp reports at twice its status_interval_s: 900 s, then 300 s), the lamp's
+config_applied and time_sync events, LAMP-2's frames back on the fleet's time,
 and every downlink entry `acked` with result `applied`.
 
 Timing: the emulator runs virtual time far faster than the gateway answers, so the MQTT sink holds a
@@ -123,19 +124,21 @@ def test_test_on_config_and_time_sync_reach_the_lamps_and_are_acknowledged(broke
     assert not [x for x in emulator.led[two] if x[2] > 0]
     assert not [x for x in emulator.led[one] if 0 < x[2] < 100]
 
-    # config: one config_applied event (value 1: accepted, ref 1: one setting), then status every 300 s.
+    # config: one config_applied event (value 1: accepted, ref 1: one setting), then by day a status every
+    # 2 x 300 s (before it: 2 x 900 s).
     applied = [e for e in events[one] if e[1] == "config_applied"]
     assert len(applied) == 1 and applied[0][2:] == (1, 1), events[one]
     t_cfg = applied[0][0]
-    assert abs(t_cfg - (start + REQUEST_AT_S)) < 900, (t_cfg, start)
+    assert abs(t_cfg - (start + REQUEST_AT_S)) < 2 * 1800, (t_cfg, start)  # after an uplink: by day one per 30 min
     times = [t for t, _ in readings[one]]
     before = [b - a for a, b in zip(times, times[1:]) if b <= t_cfg]
     after = [b - a for a, b in zip(times, times[1:]) if a > t_cfg + 300]
-    assert len(before) >= 8 and all(540 <= d <= 660 for d in before), before
-    assert len(after) >= 20 and all(240 <= d <= 360 for d in after), after
+    assert len(before) >= 3 and all(1740 <= d <= 1860 for d in before), before
+    assert len(after) >= 10 and all(540 <= d <= 660 for d in after), after
 
     # time_sync: LAMP-2's clock was two hours behind since 1 h; set from the gateway's (fleet's) clock.
     synced = [e for e in events[two] if e[1] == "time_sync"]
-    assert len(synced) == 1 and 7200 - 900 <= synced[0][2] <= 7200 + 60, events[two]
+    # the fleet's clock (clock = "device") is the newest frame's time: by day up to one 30-min report behind
+    assert len(synced) == 1 and 7200 - 1860 <= synced[0][2] <= 7200 + 60, events[two]
     late = [t for t, _ in readings[two] if t > synced[0][0]]
-    assert late and abs(late[-1] - times[-1]) <= 900, (late[-1:], times[-1:])
+    assert late and abs(late[-1] - times[-1]) <= 2 * 1800 + 60, (late[-1:], times[-1:])  # its lag and its cadence

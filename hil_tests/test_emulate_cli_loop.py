@@ -40,8 +40,10 @@ def test_emulated_lamps_reach_a_real_gateway_through_the_exported_registry(broke
     assert "3 added" in lampfleet("lamps", "import", str(tmp_path / "lamps.csv"), "--config", config)
     gateway.start()
     try:
-        # Half a day from noon: LAMP-0002's LED opens at 15:00 and the first dusk (18:04) shows it dark.
-        result = json.loads(lampfleet(*EMULATE, "--days", "0.5", "--fault", "2:led_open@3h",
+        # A day and a half from noon: LAMP-0002's LED opens at 15:00 and the first dusk (18:04) shows it
+        # dark. Over 64 frames a lamp: the gateway has forgotten the first ones' bytes, so the second run
+        # below is refused as replays rather than as duplicates (gateway/link/replay.py).
+        result = json.loads(lampfleet(*EMULATE, "--days", "1.5", "--fault", "2:led_open@3h",
                                       "--broker", broker.url, "--json"))
         sent = {lamp["id"]: lamp["frames"] for lamp in result["lamps"]}
         gateway.wait_for_counters({lamp_id: frames - 1 for lamp_id, frames in sent.items()}, timeout_s=30)

@@ -16,7 +16,7 @@ Cuts, one per lamp, all in the first night (Bangui, 2 days from noon):
     1: state.json, the save at the first dusk (7th write), cut after half its bytes
     2: state.json, the first hourly save of the night (8th), cut before its first byte (an empty temp file)
     3: state.json, the save after the first dawn (19th), all bytes written, cut before the rename
-    4: fcnt.json, the third counter reservation (frame 64, at night), cut after half its bytes
+    4: fcnt.json, the second counter reservation (frame 32, at night), cut after half its bytes
 
 A real board's flash (LittleFS) and the emulator's (a host directory through the unix port's VfsPosix)
 differ below the file API. The second test closes that gap: the firmware's own Saver and FrameCounter on
@@ -45,7 +45,7 @@ SEED = 71
 # the power goes before the rename). State is saved at boot, hourly, and 10 min after dusk or dawn at
 # the latest; the counter every 32 frames: the numbers were found by logging a lamp's writes against
 # virtual time, and the test checks that each cut fell where WHEN says.
-PLANS = [("state.json", 7, 0.5), ("state.json", 8, 0.0), ("state.json", 19, 1.0), ("fcnt.json", 3, 0.5)]
+PLANS = [("state.json", 7, 0.5), ("state.json", 8, 0.0), ("state.json", 19, 1.0), ("fcnt.json", 2, 0.5)]
 WHEN = ["dusk", "night", "dawn", "night"]
 
 # Runs before main.py's own code, in the lamp's interpreter. Compact on purpose: it lives in the lamp's

@@ -35,7 +35,7 @@ def _counts(db_path) -> tuple[int, int, int]:
 
 
 def test_replayed_frames_are_rejected_counted_and_not_stored(broker, tmp_path, lamp_backend):
-    scenario = Scenario(make_fleet(1, seed=31), days=1, seed=31)
+    scenario = Scenario(make_fleet(1, seed=31), days=2, seed=31)  # the first 20 frames: over 64 frames back
     db_path = tmp_path / "gateway.sqlite3"
     register(db_path, scenario.lamps)
     gateway = GatewayProcess(tmp_path, broker.url, db_path).start()

@@ -143,7 +143,7 @@ def test_broker_restart_and_gateway_kill_9_lose_and_double_nothing(broker, tmp_p
 
     assert all(lp["restarts"] == 0 for lp in result["lamps"]), result
     by_phase = {p: sum(1 for *_, ph in link.sent if ph == p) for p in ("up", "broker down", "gateway down")}
-    assert by_phase["broker down"] >= 3 * 10 and by_phase["gateway down"] >= 3 * 15, by_phase
+    assert by_phase["broker down"] >= 3 * 10 and by_phase["gateway down"] >= 3 * 10, by_phase  # 15 min by night, 30 by day
     for ident in scenario.lamps:
         sent = [fcnt for lamp_id, fcnt, _ in link.sent if lamp_id == ident.lamp_id]
         assert sent == sorted(set(sent)) and sent[0] == 0  # counters from the boot frame on, each once

@@ -41,11 +41,11 @@ def next_wake(state, inputs, sun, now_ms, level):
     _battery_bands(state, inputs, bands)
     _led_band(state, inputs, bands)
     _input_bands(state, inputs, bands)
-    if (state.led_pct != level or (state.led_pct and not state.applied_pct) or state.last_ms == state.started_ms
-            or state.mode not in STEADY or state.diag.pending or state.prot.low or state.guard_n == 1
-            or 0 < state.health.pv_stuck_n or 0 < state.health.pv_night_n):
-        return short, bands
-    at = [now_ms + cfg.max_sleep_s * 1000]
+    counting = (state.led_pct != level or (state.led_pct and not state.applied_pct)
+                or state.last_ms == state.started_ms or state.mode not in STEADY or state.diag.pending
+                or state.prot.low or state.guard_n == 1 or 0 < state.health.pv_stuck_n or 0 < state.health.pv_night_n)
+    horizon = now_ms + (short if counting else cfg.max_sleep_s * 1000)
+    at = []
     daylight = state.night.daylight
     if daylight.pending_since_ms is not None:
         at.append(daylight.pending_since_ms + cfg.daylight_confirm_s * 1000)
@@ -73,7 +73,7 @@ def next_wake(state, inputs, sun, now_ms, level):
     if ibat < 0 and bat.uah is not None:
         above_uah = bat.uah - bat.capacity_uah() * cfg.battery.soc_at_lvd_pct // 100
         at.append(now_ms + max(short, above_uah * 1800 // -ibat))  # half of uAh/mA x 3600 ms
-    wake = now_ms + cfg.max_sleep_s * 1000
+    wake = horizon
     for t in at:
         if now_ms < t < wake:
             wake = t

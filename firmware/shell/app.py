@@ -115,12 +115,14 @@ class App:
         return self.cadence.interval_s(night, self.link.budget.fill_pct(now_ms))
 
     def next_status_at(self, now_ms):
-        """The next report on the interval's grid, offset by the lamp's own second of the minute: one
-        wake-up a report, and a site's lamps report within a minute of each other (the gateway compares
-        neighbours over the same sky) without all speaking in the same second."""
+        """The next report on the interval's grid (half an interval away at least), offset by the lamp's
+        own second of the minute: one wake-up a report, and a site's lamps report within a minute of each
+        other (the gateway compares neighbours over the same sky) without all speaking in the same
+        second."""
         interval_ms = self.status_interval_s(now_ms) * 1000
         offset_ms = self.devaddr % 60 * 1000
-        return (now_ms - offset_ms) // interval_ms * interval_ms + interval_ms + offset_ms
+        after = now_ms + interval_ms // 2 - offset_ms  # no report sooner than half an interval after the last
+        return after // interval_ms * interval_ms + interval_ms + offset_ms
 
     def serve_link(self, now_ms):
         """Send what the link may send now; apply the configs and commands that came back, and answer."""

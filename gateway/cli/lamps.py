@@ -100,8 +100,8 @@ def show(lamp_id: str, config_path: Path | None, database: Path | None, as_json:
 @click.option("--install-date", default="", help="YYYY-MM-DD")
 @click.option("--profile", default="", help="Lighting/energy profile name.")
 @click.option("--led-max-ma", type=int, default=830, show_default=True)
-@click.option("--interval", "status_interval_s", type=int, default=600, show_default=True,
-              help="Status report interval (s).")
+@click.option("--interval", "status_interval_s", type=int, default=900, show_default=True,
+              help="Status report interval at night (s); by day the lamp reports half as often.")
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Key made by provisioning (16 raw bytes or 32 hex digits). Default: a new random key.")
 @common_options

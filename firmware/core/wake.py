@@ -17,10 +17,6 @@ from firmware.core.night import GUARD_S
 
 BIG = 1 << 30
 STEADY = (modes.DAY, modes.NIGHT, modes.LOW)
-# Where a decision depends on the time of day (s from sunset, from sunrise; None: the astro window):
-# the sun's night (core/night.py) and the panel checks' full day and deep night (core/health.py).
-SUNSET_OFFSETS = (-7200, None, -GUARD_S, 3 * 3600)
-SUNRISE_OFFSETS = (-3 * 3600, GUARD_S, None, 7200)
 
 
 def outside(bands, readings):
@@ -34,86 +30,77 @@ def outside(bands, readings):
 
 def next_wake(state, inputs, sun, now_ms, level):
     """(ms, bands) after a step whose plan asked for `level` (state.led_pct is the ramped level)."""
-    cfg = state.cfg
+    cfg, bat, prot, p = state.cfg, state.bat, state.prot, state.cfg.battery
     short = cfg.sample_s * 1000
-    bands = {}
-    _light_band(state, inputs, bands)
-    _battery_bands(state, inputs, bands)
-    _led_band(state, inputs, bands)
-    _input_bands(state, inputs, bands)
+    daylight = state.night.daylight
+    health = state.health
     counting = (state.led_pct != level or (state.led_pct and not state.applied_pct)
                 or state.last_ms == state.started_ms or state.mode not in STEADY or state.diag.pending
-                or state.prot.low or state.guard_n == 1 or 0 < state.health.pv_stuck_n or 0 < state.health.pv_night_n)
-    horizon = now_ms + (short if counting else cfg.max_sleep_s * 1000)
-    at = []
-    daylight = state.night.daylight
+                or prot.low or state.guard_n == 1 or health.pv_stuck_n or health.pv_night_n)
+    at = [now_ms + (short if counting else cfg.max_sleep_s * 1000), state.boost_until_ms, state.test_until_ms]
     if daylight.pending_since_ms is not None:
         at.append(daylight.pending_since_ms + cfg.daylight_confirm_s * 1000)
     if state.night.phase == NIGHT and state.segs:
-        for s in state.segs:
-            at.append(s[0])
-    at.append(state.boost_until_ms)
-    at.append(state.test_until_ms)
+        for seg in state.segs:
+            at.append(seg[0])
     if state.kit and state.kit.manual == "on":
         at.append(state.kit.until_ms)
     if sun is not None:
-        window = cfg.astro_window_min * 60
-        for off in SUNSET_OFFSETS:
-            at.append((sun[1] + (-window if off is None else off)) * 1000)
-        for off in SUNRISE_OFFSETS:
-            at.append((sun[2] + (window if off is None else off)) * 1000)
-    bat, prot = state.bat, state.prot
+        # the sun's night (core/night.py: a minute inside, the astro window) and the panel checks' full
+        # day and deep night (core/health.py)
+        w = cfg.astro_window_min * 60
+        for t in (sun[1] - 7200, sun[1] - w, sun[1] - GUARD_S, sun[1] + 10800, sun[2] - 10800, sun[2] + GUARD_S,
+                  sun[2] + w, sun[2] + 7200):
+            at.append(t * 1000)
     if bat.full_ms is not None:
         at.append(bat.full_ms + 300000)
     if bat.rest_ms is not None:
-        at.append(bat.rest_ms + cfg.battery.rest_s * 1000)
+        at.append(bat.rest_ms + p.rest_s * 1000)
     if not prot.load_on:
-        at.append(prot.off_ms + cfg.battery.reconnect_delay_s * 1000)
+        at.append(prot.off_ms + p.reconnect_delay_s * 1000)
     ibat = inputs.get("ibat_avg_ma", inputs["ibat_ma"])
     if ibat < 0 and bat.uah is not None:
-        above_uah = bat.uah - bat.capacity_uah() * cfg.battery.soc_at_lvd_pct // 100
+        above_uah = bat.uah - bat.capacity_uah() * p.soc_at_lvd_pct // 100
         at.append(now_ms + max(short, above_uah * 1800 // -ibat))  # half of uAh/mA x 3600 ms
-    wake = horizon
+    wake = at[0]
     for t in at:
         if now_ms < t < wake:
             wake = t
-    return max(1000, wake - now_ms), bands
+    return max(1000, wake - now_ms), _bands(state, inputs)
 
 
-def _band(bands, name, lo, hi, value):
-    """Add (lo, hi) unless the reading is already outside it (waking at once would spin)."""
-    if lo <= value <= hi:
-        bands[name] = (lo, hi)
-
-
-def _light_band(state, inputs, bands):
-    """The PV detector's threshold, in the direction that would start (or, pending, reset) a change."""
-    cfg = state.cfg
-    daylight = state.night.daylight
-    name = "lux" if cfg.light_sensor else "pv_mv"
-    dusk, dawn = thresholds(cfg)
-    pending = daylight.pending_since_ms is not None
-    if daylight.phase == DAY:
-        lo, hi = (-BIG, dusk - 1) if pending else (dusk, BIG)
-    elif daylight.phase == NIGHT:
-        lo, hi = (dawn + 1, BIG) if pending else (-BIG, dawn)
-    else:
-        return
-    _band(bands, name, lo, hi, inputs[name])
-
-
-def _battery_bands(state, inputs, bands):
-    """Voltage: the guard (or the LVD once capped) and the full-charge level; LVR while disconnected.
-    Temperature: between the neighbouring limits of the chemistry and the over-temperature fault."""
+def _bands(state, inputs):
+    """The readings that would change a decision, each in the direction that matters; a band the reading
+    is already outside of is left out (waking at once would spin)."""
     cfg, prot, p = state.cfg, state.prot, state.cfg.battery
+    night = state.night.phase == NIGHT
+    bands = {"button": (0, 0)}  # presses, and at night motion: counts since the last sample
+    if night:
+        bands["pir"] = (0, 0)
+    for name in ("door", "tamper", "driver_fault"):  # levels: any change
+        if name in inputs and (night or name != "door"):
+            bands[name] = (inputs[name], inputs[name])
+    # light: the PV detector's threshold, the way that would start a change (or, pending, reset it)
+    daylight = state.night.daylight
+    dusk, dawn = thresholds(cfg)
+    lo, hi = -BIG, BIG
+    if daylight.phase == DAY:
+        lo, hi = (-BIG, dusk - 1) if daylight.pending_since_ms is not None else (dusk, BIG)
+    elif daylight.phase == NIGHT:
+        lo, hi = (dawn + 1, BIG) if daylight.pending_since_ms is not None else (-BIG, dawn)
+    want = [("lux" if cfg.light_sensor else "pv_mv", lo, hi)]
+    # battery: the guard (the LVD once capped, or under a fixed level) up to the full-charge level; LVR
+    # while disconnected
     vbat, temp = inputs["vbat_mv"], inputs["temp_c"]
+    comp = p.temp_comp_mv_per_c * (temp - 25)
     if prot.load_on:
         lvd = prot.lvd_mv(p, inputs["ibat_ma"], state.bat.r_mohm, temp)
-        lo = lvd if state.capped or cfg.fixed_pct is not None else lvd + cfg.lvd_guard_mv
-        full = p.full_mv + p.temp_comp_mv_per_c * (temp - 25)
-        _band(bands, "vbat_mv", lo, full - 1 if vbat < full else BIG, vbat)
+        full = p.full_mv + comp
+        want.append(("vbat_mv", lvd if state.capped or cfg.fixed_pct is not None else lvd + cfg.lvd_guard_mv,
+                     full - 1 if vbat < full else BIG))
     else:
-        _band(bands, "vbat_mv", -BIG, p.lvr_mv + p.temp_comp_mv_per_c * (temp - 25) - 1, vbat)
+        want.append(("vbat_mv", -BIG, p.lvr_mv + comp - 1))
+    # temperature: between the neighbouring chemistry and over-temperature limits (with their hysteresis)
     lo, hi = -BIG, BIG
     for limit in (p.charge_min_c, p.charge_max_c, p.discharge_min_c, p.discharge_max_c, cfg.over_temp_c):
         for t in (limit - 5, limit - 3, limit, limit + 3):
@@ -121,31 +108,14 @@ def _battery_bands(state, inputs, bands):
                 lo = t
             elif temp < t < hi:
                 hi = t
-    _band(bands, "temp_c", lo + 1, hi - 1, temp)
-
-
-def _led_band(state, inputs, bands):
-    """Lit and steady: between the open and short limits; off: no stray current (the driver check)."""
-    cfg, pct = state.cfg, state.led_pct
-    if pct != state.applied_pct:
-        return
-    led = inputs["led_ma"]
-    if pct >= 5:
+    want.append(("temp_c", lo + 1, hi - 1))
+    # LED: lit and steady, between the open and short limits; off, no stray current (the driver check)
+    pct = state.led_pct
+    if pct == state.applied_pct and (pct >= 5 or pct == 0):
         expected = cfg.led_max_ma * pct // 100
-        _band(bands, "led_ma", expected * cfg.led_open_ratio_pct // 100 + 1,
-              expected * cfg.led_short_ratio_pct // 100, led)
-    elif pct == 0:
-        _band(bands, "led_ma", -BIG, cfg.led_max_ma // 10, led)
-
-
-def _input_bands(state, inputs, bands):
-    """Presses, and at night motion (counts since the last sample: any count wakes, whether or not this
-    sample had the key); the door at night and the switches where fitted (levels: any change wakes)."""
-    night = state.night.phase == NIGHT
-    bands["button"] = (0, 0)
-    if night:
-        bands["pir"] = (0, 0)
-    for name in ("door", "tamper", "driver_fault"):
-        if name in inputs and (night or name != "door"):
-            v = inputs[name]
-            bands[name] = (v, v)
+        want.append(("led_ma", expected * cfg.led_open_ratio_pct // 100 + 1 if pct else -BIG,
+                     expected * cfg.led_short_ratio_pct // 100 if pct else cfg.led_max_ma // 10))
+    for name, lo, hi in want:
+        if lo <= inputs[name] <= hi:
+            bands[name] = (lo, hi)
+    return bands

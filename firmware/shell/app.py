@@ -115,13 +115,15 @@ class App:
         return self.cadence.interval_s(night, self.link.budget.fill_pct(now_ms))
 
     def next_status_at(self, now_ms):
-        """The next report on the interval's grid (half an interval away at least), offset by the lamp's
-        own second of the minute: one wake-up a report, and a site's lamps report within a minute of each
-        other (the gateway compares neighbours over the same sky) without all speaking in the same
-        second."""
+        """When to report next. Up to an hour apart: on the interval's grid (a quarter of an interval away
+        at least), offset by the lamp's own second of the minute: one wake-up a report, and a site's lamps
+        report within a minute of each other (the gateway compares neighbours over the same sky) without
+        all speaking in the same second. Longer (a LoRa cadence): one interval after this report."""
         interval_ms = self.status_interval_s(now_ms) * 1000
+        if interval_ms > 3600000:
+            return now_ms + interval_ms
         offset_ms = self.devaddr % 60 * 1000
-        after = now_ms + interval_ms // 2 - offset_ms  # no report sooner than half an interval after the last
+        after = now_ms + interval_ms // 4 - offset_ms
         return after // interval_ms * interval_ms + interval_ms + offset_ms
 
     def serve_link(self, now_ms):

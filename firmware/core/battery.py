@@ -43,6 +43,9 @@ class Battery:
         self.yesterday_mwh = [0, 0]
         self.day_in_uah = 0  # charge in since dawn
         self.harvest_mah = []  # charge in per day, recent days (the planner's "income")
+        self.filled = 0  # bit i: harvest_mah[-1 - i] was a day that filled the battery (a floor, not a measure)
+        self.full_today = False
+        self.whole_day = False  # this day began at a dawn the lamp saw (a day begun at boot is not a day's harvest)
 
     def capacity_uah(self):
         return self.nominal_uah * self.soh_pct // 100
@@ -88,6 +91,7 @@ class Battery:
                 self.full_ms = now_ms
             elif now_ms - self.full_ms >= 300000:
                 self.anchor_at(100)
+                self.full_today = True
                 self.full_ms = now_ms + H_MS  # once an hour at most while it floats
         else:
             self.full_ms = None
@@ -131,10 +135,15 @@ class Battery:
 
     def end_of_day(self):
         """At dusk: the day's charge becomes one more day of harvest history."""
-        self.harvest_mah = (self.harvest_mah + [self.day_in_uah // 1000])[-5:]
+        if self.whole_day:
+            self.harvest_mah = (self.harvest_mah + [self.day_in_uah // 1000])[-5:]
+            self.filled = (self.filled << 1 | self.full_today) & 31
+        self.full_today = self.whole_day = False
         self.day_in_uah = 0
 
     def end_of_night(self):
-        """At dawn: today's energy counters become yesterday's."""
+        """At dawn: today's energy counters become yesterday's; a day of harvest begins."""
+        self.whole_day = True
+        self.day_in_uah = 0
         self.yesterday_mwh = self.today_mwh
         self.today_mwh = [0, 0]

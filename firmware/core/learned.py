@@ -10,7 +10,7 @@ def export(state):
     bat, night, prot = state.bat, state.night, state.prot
     return {
         "soc": bat.soc_pct(), "soh": bat.soh_pct, "r_mohm": bat.r_mohm, "deep": bat.deep_discharges,
-        "recharged": bat.recharged, "harvest_mah": bat.harvest_mah, "today_mwh": bat.today_mwh,
+        "recharged": bat.recharged, "harvest_mah": bat.harvest_mah, "filled": bat.filled, "today_mwh": bat.today_mwh,
         "yesterday_mwh": bat.yesterday_mwh, "load_ma": state.load_full_ma, "lit_s": state.lit_s,
         "mids": night.mids, "lens": night.lens, "pv_trusted": night.pv_trusted,
         "load_on": prot.load_on, "off_soc": prot.off_soc, "time_ms": state.last_ms,
@@ -46,6 +46,7 @@ def restore(state, data):
     bat.deep_discharges = _int(data, "deep", 0, 0)
     bat.recharged = data.get("recharged", True) is not False
     bat.harvest_mah = _ints(data, "harvest_mah", 5) or []
+    bat.filled = _int(data, "filled", 0, 0, 31)
     bat.today_mwh = _ints(data, "today_mwh", 2) or bat.today_mwh
     bat.yesterday_mwh = _ints(data, "yesterday_mwh", 2) or bat.yesterday_mwh
     cfg = state.cfg

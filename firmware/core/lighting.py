@@ -25,8 +25,10 @@ def plan(state, now_ms):
         for s in segs:
             s[2] = s[3] = s[2] * cfg.night_level_pct // 100
         soc = bat.soc_pct()
-        budget = planner.budget_mah(cfg, 50 if soc is None else soc, bat.capacity_uah() // 1000, bat.harvest_mah,
-                                    night.dawn_ms - night.dusk_ms, state.load_full_ma)
+        # no harvest history yet (a new lamp): it was sized for its profile, so a day brings a night's need
+        history = bat.harvest_mah or [profile.remaining_mah(segs, night.dusk_ms, state.load_full_ma, profile.NOMINAL)]
+        budget = planner.budget_mah(cfg, 50 if soc is None else soc, bat.capacity_uah() // 1000, history,
+                                    bat.filled, night.dawn_ms - night.dusk_ms, night.dawn_ms - max(now_ms, night.dusk_ms))
         planner.fit(segs, now_ms, budget, state.load_full_ma, cfg.led_min_pct, cfg.surplus_max_pct)
     state.segs = segs
     state.replan_ms = now_ms + 3600000

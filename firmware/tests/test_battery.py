@@ -94,12 +94,16 @@ def test_daily_harvest_and_energy_roll_over():
     c = cfg()
     b = Battery(c)
     b.update(c, 13100, 0, 25, 0, 0)
+    b.end_of_day()  # the day the lamp booted in: not a whole day, no harvest recorded
+    assert b.harvest_mah == []
+    b.end_of_night()
     for i in range(1, 121):
         b.update(c, 13400, 5000, 25, MIN_MS, i * MIN_MS)
     b.end_of_day()
-    assert b.harvest_mah == [9900]
+    assert b.harvest_mah == [9900] and b.filled == 0
     b.end_of_night()
     assert b.yesterday_mwh[0] == 134000 and b.today_mwh == [0, 0]
     for _ in range(6):
+        b.end_of_night()
         b.end_of_day()
     assert len(b.harvest_mah) == 5

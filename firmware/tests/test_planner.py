@@ -63,11 +63,22 @@ def test_replanning_mid_night_only_counts_what_is_left():
     assert profile.remaining_mah(segs, now, 2300) <= 2000
 
 
-def test_budget_keeps_a_reserve_and_counts_half_the_poor_days():
+def test_budget_spreads_the_battery_and_the_median_day_over_tonight_and_three_more_nights():
     c = cfg()
     night = 12 * HOUR_MS
-    # 3 nights x 20 % x 2300 mA x 12 h = 16560 mAh reserve
-    # usable: SoC - 5 % (LiFePO4 LVD) - 10 % (plan_floor_pct)
-    assert planner.budget_mah(c, 100, 40000, [], night, 2300) == 34000 - 16560
-    assert planner.budget_mah(c, 60, 40000, [20000, 6000, 9000], night, 2300) == 18000 - 16560 + 3000
-    assert planner.budget_mah(c, 20, 40000, [], night, 2300) < 0
+    # usable: SoC - 5 % (LiFePO4 LVD) - 10 % (plan_floor_pct) of 40 Ah; 4 nights share it with 3 days of income
+    assert planner.budget_mah(c, 60, 40000, [], 0, night, night) == 18000 // 4
+    assert planner.budget_mah(c, 60, 40000, [20000, 6000, 9000], 0, night, night) == (18000 + 3 * 9000) // 4
+    # a day that filled the battery counts as a full battery's worth: the median day is then 20000 mAh
+    assert planner.budget_mah(c, 60, 40000, [20000, 6000, 9000], 0b001, night, night) == 18000  # at most usable
+    assert planner.budget_mah(c, 20, 40000, [], 0, night, night) < 5000
+    assert planner.budget_mah(c, 10, 40000, [30000], 0, night, night) < 0  # below the floor: led_min_pct
+
+
+def test_replanned_mid_night_the_rate_holds():
+    c = cfg()
+    night = 12 * HOUR_MS
+    dusk = planner.budget_mah(c, 60, 40000, [9000], 0, night, night)
+    spent_half = dusk // 2 * 100 // 40000  # SoC points the first half took
+    half = planner.budget_mah(c, 60 - spent_half, 40000, [9000], 0, night, night // 2)
+    assert abs(half - dusk // 2) <= 400, (dusk, half)

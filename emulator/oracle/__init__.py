@@ -47,8 +47,8 @@ whose replay keeps the limits. See docs/emulator.md, "Hindsight optimum (oracle)
 """
 from __future__ import annotations
 
-from emulator.oracle.model import (DEFAULT_STEP_S, MAX_ITER, OracleError, OracleResult, Problem, firmware_limits,
-                                   fixed_level_lumen_hours, make_problem, replay, solve)
+from emulator.oracle.model import (DEFAULT_STEP_S, MAX_ITER, OracleError, OracleResult, Problem, add_optimal,
+                                   firmware_limits, fixed_level_lumen_hours, make_problem, replay, solve)
 
-__all__ = ["DEFAULT_STEP_S", "MAX_ITER", "OracleError", "OracleResult", "Problem", "firmware_limits",
+__all__ = ["DEFAULT_STEP_S", "MAX_ITER", "OracleError", "OracleResult", "Problem", "add_optimal", "firmware_limits",
            "fixed_level_lumen_hours", "make_problem", "replay", "solve"]

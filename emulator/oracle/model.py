@@ -332,3 +332,19 @@ def solve(weather, profile: str = "street", start_s: float = 0.0, days: float = 
 def fixed_level_lumen_hours(p: Problem, pct: float) -> dict:
     """Replay of a fixed level all night (the sanity bound's schedule)."""
     return replay(p, np.where(p.night, float(pct), 0.0))
+
+
+def add_optimal(result: dict, scenario) -> None:
+    """`lampfleet emulate --optimal`: each lamp's `optimal_lumen_hours` (the oracle over the run's own
+    weather, start and days, for the lamp's profile; faults are not part of it) and `lumen_ratio` (the
+    run's lumen-hours / the oracle's). One LP per profile."""
+    from emulator.world import make_weather
+
+    weather = make_weather(scenario)
+    cache: dict[str, OracleResult] = {}
+    for ident, lamp in zip(scenario.lamps, result["lamps"]):
+        if ident.profile not in cache:
+            cache[ident.profile] = solve(weather, ident.profile, scenario.start_s, scenario.days, scenario.site)
+        opt = cache[ident.profile]
+        lamp["optimal_lumen_hours"] = round(opt.lumen_hours, 1)
+        lamp["lumen_ratio"] = round(lamp["lumen_hours"] / opt.lumen_hours, 4) if opt.lumen_hours else None

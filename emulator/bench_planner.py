@@ -2,8 +2,8 @@
 
 `python -m emulator.bench_planner [--profile street|kit] [--trace NAME]` prints JSON: for each weather
 trace and lamp profile, the firmware's lumen-hours and dark minutes (fleet mode, FleetEmulator, one lamp,
-seed 1, as emulator/tests/test_planner_traces.py runs it: from the trace's first noon to its last noon but
-one), the oracle's over the same span (emulator/oracle) and their ratio.
+seed 1, as emulator/tests/test_planner_traces.py runs it, but from the trace's first noon, 12:00 local, for
+whole days: 29 on a 30-day trace, as the oracle's CLI takes it by default), the oracle's over the same span (emulator/oracle) and their ratio.
 
 Traces: the two bundled ones (emulator/physics/traces: bangui_dry.csv, bangui_rainy.csv) and two
 generated here into a temporary directory with the bundled traces' generator (SyntheticWeather, Bangui,
@@ -28,6 +28,7 @@ from pathlib import Path
 from emulator.physics.site import BANGUI
 from emulator.physics.trace import TraceWeather
 from emulator.physics.weather import TRACES_DIR, SyntheticWeather, _local_midnight_s, write_trace
+from emulator.start import first_noon
 
 # (file, first local day, days, seed, forced day clearness)
 GENERATED = (
@@ -64,8 +65,8 @@ def compare(trace: Path, profile: str, workdir: Path) -> dict:
     from emulator.oracle import solve
 
     weather = TraceWeather(trace, default_utc_offset_h=BANGUI.utc_offset_h)
-    start = weather.start_s + 11 * 3600  # noon local on the first day (the traces start at local midnight)
-    days = (weather.end_s - start) / 86400 - 0.5
+    start = first_noon(weather.start_s, BANGUI)  # as `lampfleet emulate --weather` and the oracle's CLI
+    days = float(int((weather.end_s - start) / 86400))  # whole days: noon to noon (29 on a 30-day trace)
     t0 = time.perf_counter()
     fw = firmware_run(trace, profile, start, days, workdir / f"{trace.stem}-{profile}")
     t1 = time.perf_counter()

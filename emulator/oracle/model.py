@@ -287,6 +287,8 @@ class OracleResult:
 def solve(weather, profile: str = "street", start_s: float = 0.0, days: float = 1.0, site: Site | str = "bangui",
           step_s: float = DEFAULT_STEP_S, max_iter: int = MAX_ITER) -> OracleResult:
     """The hindsight-optimal schedule, validated by replay (see the package docstring)."""
+    if max_iter < 1:
+        raise OracleError("max_iter must be at least 1")
     t0 = time.perf_counter()
     p = make_problem(weather, profile, start_s, days, site, step_s)
     levels = np.where(p.night, p.led_min_pct, 0.0)

@@ -72,8 +72,10 @@ def _controller_settings(controller: str) -> dict:
               help="Write the lamps (IDs and keys from --lamps and --seed) as a CSV for `lampfleet lamps "
                    "import FILE` at the gateway, and exit; then run again with --broker.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--optimal", is_flag=True, help="Add each lamp's optimal_lumen_hours (the hindsight optimum on the "
+              "run's weather: emulator.oracle, a linear program, seconds) and lumen_ratio (the run's / the optimum's).")
 def command(n_lamps, days, seed, site, weather_file, controller, loss, start_text, fault_specs, mode, interpreter,
-            broker, broker_ca, lamp_logins, serial, speed, workdir, registry_file, as_json):
+            broker, broker_ca, lamp_logins, serial, speed, workdir, registry_file, as_json, optimal):
     """Emulate lamps running the real firmware and print lighting and energy results."""
     from emulator.physics.site import SITES
 
@@ -118,11 +120,21 @@ def command(n_lamps, days, seed, site, weather_file, controller, loss, start_tex
     result["start"] = local_text(scenario.start_s, SITES[site], sep="T")
     for i, lamp in enumerate(result["lamps"]):  # the same draws as the lamps' worlds made (faults.for_lamp)
         lamp["faults"] = [ev.label() for ev in for_lamp(scenario.faults, lamp["id"], i, seed)]
+    if optimal:
+        from emulator.oracle import OracleError, add_optimal
+
+        try:
+            add_optimal(result, scenario)
+        except OracleError as e:
+            raise click.ClickException(f"--optimal: {e}") from None
     if as_json:
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         _print_table(result)
+        for lamp in result["lamps"] if optimal else ():
+            click.echo(f"{lamp['id']}: {lamp['lumen_ratio']:.1%} of the hindsight optimum "
+                       f"({lamp['optimal_lumen_hours']:,.0f} lumen-hours)")
 
 
 def _set_start(scenario: Scenario, start_text: str | None) -> None:

@@ -81,8 +81,11 @@ class Battery:
         self.acc[k] += abs(e)
         self.today_mwh[k] += self.acc[k] // H_MS
         self.acc[k] %= H_MS
-        if self.soc_pct() >= 50:
+        soc = self.soc_pct()
+        if soc >= 50:
             self.recharged = True
+        if soc >= 99:
+            self.full_today = True  # the charger's cut-off may keep the tail current from showing (anchor)
         self._anchor_at_rest(p, vbat_mv, ibat_ma, now_ms)
         full_mv = p.full_mv + p.temp_comp_mv_per_c * (temp_c - 25)
         tail_ma = cfg.battery_mah * p.full_tail_ma_per_ah // 1000

@@ -176,8 +176,11 @@ class RawRepl:
         return bytes(data)
 
     # ------------------------------------------------------------------ REPL modes
-    def enter_raw_repl(self, soft_reset: bool = False, timeout: float = 3.0) -> None:
+    def enter_raw_repl(self, soft_reset: bool = False, timeout: float = 10.0) -> None:
         """Interrupt whatever runs and enter the raw REPL; optionally soft-reset for a clean heap.
+
+        The default timeout leaves a lamp between two sleeps (firmware/hal/esp32.py: awake for its first
+        10 minutes after a reset, then asleep up to a minute at a time) room to hear a Ctrl-C.
 
         A soft reset from the raw REPL runs boot.py but not main.py, so the app stays stopped.
         """

@@ -7,7 +7,8 @@
 # - the watchdog timeout at least twice the longest sleep (max_sleep_s, 1800 s by default) is not
 #   required: the HAL sleeps in slices and feeds between them (hal/esp32.py);
 # - `peek_ms` (60 s by default), how often a sleeping HAL reads the banded inputs: 1-300 s;
-#   `pwm_in_lightsleep` only where the build runs the LEDC from RC_FAST (hal/esp32.py).
+#   `pwm_in_lightsleep` only where the build runs the LEDC from RC_FAST; `awake_after_boot_s` (600) without
+#   light sleep after a reset, for the technician's USB tools (hal/esp32.py).
 # Annotations are for pyright (firmware/pyrightconfig.json); MicroPython ignores them.
 
 ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)
@@ -81,6 +82,9 @@ def validate(board: dict) -> list:
     peek = board.get("peek_ms", 60000)
     if not isinstance(peek, int) or not 1000 <= peek <= 300000:
         problems.append("peek_ms: 1000-300000 (how often a sleeping lamp reads its inputs)")
+    awake = board.get("awake_after_boot_s", 600)
+    if not isinstance(awake, int) or not 0 <= awake <= 3600:
+        problems.append("awake_after_boot_s: 0-3600 (how long after a reset the lamp stays reachable on USB)")
     if not isinstance(board.get("pwm_in_lightsleep", False), bool):
         problems.append("pwm_in_lightsleep: true or false")
     return problems

@@ -13,7 +13,10 @@
 # RTC pins) and are latched by interrupts between samples. Light sleep while the LED is off; while it is
 # lit only with the board's `pwm_in_lightsleep`: the LEDC is clock-gated in light sleep unless it runs
 # from the RC_FAST (8 MHz RTC) clock, which MicroPython's machine.PWM does not select (its stubs, 1.29,
-# offer no clock option), so a stock build waits lit in time.sleep_ms.
+# offer no clock option), so a stock build waits lit in time.sleep_ms. The UART sleeps too: for its first
+# `awake_after_boot_s` (board file, 600 s) the lamp waits in time.sleep_ms, so that a technician who has
+# just reset or powered it reaches its REPL at once (`lampfleet device`, `lampfleet flash`); afterwards a
+# Ctrl-C is heard between two slices (within a minute), or at once after a press of the button.
 #
 # Persistence uses files on LittleFS (atomic rename, shell/persist.py) rather than esp32.NVS: one code
 # path for the device, the unix port and CPython.
@@ -125,6 +128,7 @@ class Esp32Hal:
         self._peek_ms = board.get("peek_ms", 60000)
         self._pwm_sleeps = bool(board.get("pwm_in_lightsleep"))
         self._ibat_avg = None
+        self._awake_until = time.ticks_add(time.ticks_ms(), board.get("awake_after_boot_s", 600) * 1000)
         self._wdt_ms = board.get("wdt_timeout_ms", 180000)
         self._wdt = machine.WDT(timeout=self._wdt_ms)
         self._fed = False
@@ -218,7 +222,9 @@ class Esp32Hal:
         while ms > 0:
             n = min(ms, slice_ms)
             start = time.ticks_ms()
-            if self._pct == 0 or self._pwm_sleeps:
+            if self._awake_until is not None and time.ticks_diff(self._awake_until, start) <= 0:
+                self._awake_until = None  # once: ticks wrap after 12 days
+            if self._awake_until is None and (self._pct == 0 or self._pwm_sleeps):
                 machine.lightsleep(n)  # returns early when a wake input rises
             else:
                 time.sleep_ms(n)

@@ -326,13 +326,18 @@ class Detector:
     def _implausible(self, lamp: Lamp, track: Track, st: dict, prev: dict | None) -> list[Finding]:
         """sensorFailure: a reading physics rules out. The battery voltage does not move while the battery
         discharges (a charger may hold it by day, so charging frames are not judged); or the panel reads
-        daylight in the middle of the night (22:00-03:00 local), when the firmware would never see dusk."""
+        daylight in the middle of the night (22:00-03:00 local), when the firmware would never see dusk; or
+        the lamp's own `sensor` flag (a reading out of range, vbat or ibat frozen across load steps, a PV
+        reading that contradicts the sun: firmware/core/health.py)."""
         s, t = self.s, st["time_s"]
         discharging = prev is not None and st["ibat_ma"] <= STUCK_DISCHARGE_MA
         midnight = daily.is_midnight_hour(t, self.utc_offset_s)
-        if not (discharging or midnight):
-            return _NONE
         verdicts = track.sensor_bad  # per reading, its last verdict: each is judged only when it can be
+        lamp_says = "sensor" in st["faults"]  # the firmware's own: out of range, frozen across load steps
+        rule = track.rules.get(SENSOR_FAILURE)
+        if not (discharging or midnight or lamp_says or (rule is not None and rule.active)):
+            return _NONE
+        verdicts["firmware"] = lamp_says
         if discharging:
             track.vbat_same = track.vbat_same + 1 if st["vbat_mv"] == prev["vbat_mv"] else 0  # type: ignore[index]
             verdicts["vbat_mv"] = track.vbat_same >= s.sensor_stuck_frames

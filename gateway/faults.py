@@ -67,7 +67,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault(HIGH_TEMPERATURE, "major", "BatteryManagementSystem.highTemperature",
           "batterie trop chaude", "battery too hot"),
     Fault(SENSOR_FAILURE, "major", "-",
-          "capteur de tension bloque", "battery voltage sensor stuck"),
+          "capteur bloque ou impossible", "sensor stuck or impossible"),
     Fault(AUTH_FAILURES, "major", "-",
           "trames falsifiees ou mauvaise cle", "forged frames or wrong key"),
     Fault(REPLAY_REFUSED, "major", "-",

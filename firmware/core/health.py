@@ -28,6 +28,7 @@ class Health:
         self.pv_bad = 0  # 1 dead by day, 2 lit at night (latched)
         self.frozen = [0, 0]  # load steps in a row where vbat / ibat did not move
         self.collapse = False
+        self.blind = False
         self.resets = 0
 
     def sensors(self, cfg, faults, inputs, sun, now_s, events):
@@ -61,6 +62,9 @@ class Health:
             if self.frozen[i] >= 3:
                 bad = i
         faults.judge(F["sensor"], bad >= 0, 3, inputs[READINGS[bad]] if bad >= 0 else 0, bad, events)
+        # a battery reading that cannot be believed: the battery management is blind, the light falls back to
+        # the safe level (core/lighting.py) until the fault clears
+        self.blind = bool(faults.bits & 1 << F["sensor"]) and bad in (0, 1)
         return not self.pv_bad and 0 <= pv <= cfg.pv_max_mv
 
     def load_step(self, v0, i0, v1, i1):

@@ -4,6 +4,8 @@
 # - Guard: two samples below LVD + lvd_guard_mv, or a state of charge within 3 points of the LVD's, hold
 #   the lamp at led_min_pct until dawn (graceful dimming rather than load disconnect; not under
 #   `fixed:PCT`, which is the comparison baseline).
+# - A stuck or impossible battery reading (the sensor fault on vbat or ibat) caps the plan at
+#   safe_level_pct, the safe controller's level, until the reading is plausible again.
 # - Motion (pir) and the kit's door boost to pir_boost_pct until boost_until_ms.
 # - Ramps: switching on, boosts and mode changes are immediate; changes of the plan move by
 #   ramp_pct_per_min; non-zero levels below led_min_pct are raised to it (no flicker).
@@ -60,6 +62,8 @@ def target(state, light, now_ms, vbat, ibat, temp):
         state.capped = True
     if state.capped:
         level = min(level, cfg.led_min_pct)
+    if state.health.blind:  # vbat or ibat stuck or out of range (core/health.py): no budget to trust
+        level = min(level, cfg.safe_level_pct)
     if now_ms < state.boost_until_ms:
         level = max(level, cfg.pir_boost_pct)
     return level

@@ -63,6 +63,8 @@ def test_frozen_battery_sensors_across_load_steps():
     frozen = {"vbat_mv": 13111, "ibat_ma": -30}
     events = s.run(state, world, 24 * 3 + 8, extra=lambda t: frozen)
     assert raised(events, "sensor")
+    # the battery management is blind: the night runs at the safe level at most, never dark
+    assert state.health.blind and 0 < state.led_pct <= state.cfg.safe_level_pct, state.led_pct
 
 
 def test_battery_degraded_by_health_or_resistance():

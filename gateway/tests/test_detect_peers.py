@@ -78,6 +78,20 @@ def test_a_frozen_battery_voltage_while_discharging_and_daylight_at_midnight_are
     assert [(f.fault, f.evidence["readings"]) for f in found] == [(SENSOR_FAILURE, ["pv_mv"])]
 
 
+def test_the_lamps_own_sensor_flag_raises_a_sensor_fault_and_its_clearing_resolves_it():
+    d = Detector()
+    noon = NOON + 3600  # 13:00: neither discharging nor midnight, only the lamp's flag can tell
+
+    def frame(k: int, faults: list[str]) -> dict:
+        return decoded("status", {"time_s": noon + 1800 * k, "led_pct": 0, "led_ma": 0, "vbat_mv": 13300 + k,
+                                  "ibat_ma": 900, "pv_mv": 17000, "soc_pct": 70, "temp_c": 31, "mode": "day",
+                                  "faults": faults}, k)
+    found = [f for k in range(8) for f in d.observe_frame(SITE[0], frame(k, ["sensor"] if 1 <= k <= 3 else []))]
+    assert [(f.fault, f.action) for f in found] == [(SENSOR_FAILURE, "raise"), (SENSOR_FAILURE, "clear")]
+    assert found[0].evidence["readings"] == ["firmware"] and found[0].since_s == noon + 1800  # raised at its 2nd frame
+    assert found[1].at_s >= noon + 1800 * 3 + 3600  # an hour after the last flagged frame (the hold-off)
+
+
 def test_a_condition_that_comes_and_goes_keeps_one_alert_until_an_hour_without_it():
     d = Detector()
     found = []

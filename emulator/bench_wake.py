@@ -7,8 +7,8 @@ and CPU seconds. `--before REF` runs the same cases on the firmware and emulator
 `git archive` in a temporary directory, in its own interpreter) and adds the ratios: the figures of
 both come from the same run on the same machine.
 
-Self-contained on purpose: `measure()` runs unchanged against an older tree, which has no wake metrics.
-Prints JSON; asserts nothing.
+`measure()` runs unchanged against an older tree (it needs only FleetEmulator, Scenario and DirectHal;
+the cases' start times come from this tree). Prints JSON; asserts nothing.
 """
 from __future__ import annotations
 
@@ -23,16 +23,29 @@ from io import BytesIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TRACES = ROOT / "emulator" / "physics" / "traces"
+# (profile, trace, days into the trace)
 CASES = (("street", "bangui_dry", 0), ("street", "bangui_rainy", 10), ("kit", "bangui_dry", 0),
          ("kit", "bangui_rainy", 10))
 
 
-def measure(lamps: int = 4, days: float = 7.0, seed: int = 7) -> dict:
-    """The cases on the emulator importable here (this tree, or an archived one)."""
-    import csv
-    from datetime import datetime
+def cases() -> list[tuple[str, str, str, float]]:
+    """(name, profile, trace path, start: a noon in the trace) for each case."""
+    from emulator.physics.site import BANGUI
+    from emulator.physics.trace import TraceWeather
+    from emulator.physics.weather import TRACES_DIR
+    from emulator.start import first_noon
 
+    out = []
+    for profile, trace, skip_days in CASES:
+        path = TRACES_DIR / (trace + ".csv")
+        weather = TraceWeather(path, default_utc_offset_h=BANGUI.utc_offset_h)
+        start = first_noon(weather.start_s, BANGUI) + skip_days * 86400
+        out.append((f"{profile}_{trace}", profile, str(path), start))
+    return out
+
+
+def measure(runs: list, lamps: int = 4, days: float = 7.0, seed: int = 7) -> dict:
+    """The runs (cases()) on the emulator importable here (this tree, or an archived one)."""
     from emulator import fleet
     from emulator.scenario import Scenario, make_fleet
 
@@ -45,13 +58,9 @@ def measure(lamps: int = 4, days: float = 7.0, seed: int = 7) -> dict:
 
     fleet.DirectHal.sleep_ms = counting
     out = {}
-    for profile, trace, skip_days in CASES:
-        path = TRACES / (trace + ".csv")
-        with open(path) as f:
-            first = next(r for r in csv.reader(f) if r and r[0][:1].isdigit())[0]
-        start = datetime.fromisoformat(first).timestamp() + skip_days * 86400 + 12 * 3600  # local noon
+    for name, profile, path, start in runs:
         sc = Scenario(make_fleet(lamps, seed, profile=profile), days=days, seed=seed, start_s=start,
-                      weather_file=path)
+                      weather_file=Path(path))
         wakes[0] = 0
         cpu0 = time.process_time()
         with tempfile.TemporaryDirectory() as tmp:
@@ -60,7 +69,7 @@ def measure(lamps: int = 4, days: float = 7.0, seed: int = 7) -> dict:
         lamp_days = lamps * days
         ms = result["lamps"]
         ctrl = [m["controller_wh"] for m in ms if "controller_wh" in m]
-        out[f"{profile}_{trace}"] = {
+        out[name] = {
             "wakeups_per_lamp_day": round(wakes[0] / lamp_days, 1),
             "dark_minutes": round(sum(m["dark_minutes"] for m in ms), 1),
             "lumen_hours": round(sum(m["lumen_hours"] for m in ms), 1),
@@ -71,14 +80,16 @@ def measure(lamps: int = 4, days: float = 7.0, seed: int = 7) -> dict:
     return out
 
 
-def _before(ref: str) -> dict:
+def _before(ref: str, runs: list) -> dict:
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(fileobj=BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
-        code = (f"import json, sys\nsys.path.insert(0, {tmp!r})\n__file__ = {__file__!r}\n"
-                f"exec(compile(open({__file__!r}).read(), 'bench_wake', 'exec'))\n"
-                "print(json.dumps(measure()))\n")
+        # this module's code under its own name (not __main__: main() must not run again in there)
+        code = (f"import json, sys\nsys.path.insert(0, {tmp!r})\n"
+                f"bench = {{'__name__': 'bench_wake', '__file__': {__file__!r}}}\n"
+                f"exec(compile(open({__file__!r}).read(), {__file__!r}, 'exec'), bench)\n"
+                f"print(json.dumps(bench['measure']({runs!r})))\n")
         r = subprocess.run([sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True, check=True)
         return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -87,9 +98,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", metavar="REF", help="also measure this git revision (e.g. ec256f3)")
     a = ap.parse_args()
-    out = {"after": measure()}
+    runs = cases()
+    out = {"after": measure(runs)}
     if a.before:
-        before = _before(a.before)
+        before = _before(a.before, runs)
         out["before"] = before
         out["ratios"] = {case: {k: round(v / before[case][k], 3) for k, v in after.items()
                                 if isinstance(v, (int, float)) and before[case].get(k)}

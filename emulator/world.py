@@ -196,7 +196,7 @@ class LampWorld:
 
     def _peek_s(self, t_s: float, wake: dict, led_pct: float) -> float:
         band = wake.get("vbat_mv")
-        near_vbat = band is not None and self.physics._v_term * 1000.0 - band[0] < VBAT_NEAR_MV
+        near_vbat = band is not None and self.physics.v_term * 1000.0 - band[0] < VBAT_NEAR_MV
         pressing = "kit_off" in self.world_faults and led_pct > 0
         if near_vbat or pressing:
             return PEEK_NEAR_S

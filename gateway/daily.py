@@ -95,6 +95,10 @@ def _window(sod: int, night_s: int, day_s: int, k: int) -> int:
     return t - sod
 
 
+def _day_interval_s(interval_s: int, day_interval_s: int | None) -> int:
+    return max(interval_s, day_interval_s if day_interval_s else interval_s * DAY_STATUS_FACTOR)
+
+
 def silence_window_s(from_s: int, interval_s: int, k: int, utc_offset_s: int,
                      day_interval_s: int | None = None) -> int:
     """Seconds after `from_s` (the last frame heard) by which `k` status frames were due, at the latest.
@@ -103,14 +107,13 @@ def silence_window_s(from_s: int, interval_s: int, k: int, utc_offset_s: int,
     DAY_STATUS_FACTOR) anywhere near or in the day. Between k*interval_s and k*day_interval_s. Cheap: the
     detector asks for every lamp at every tick, and the answer depends only on the local time of day, so it
     is memoised on that."""
-    day_s = max(interval_s, day_interval_s if day_interval_s else interval_s * DAY_STATUS_FACTOR)
-    return _window((from_s + utc_offset_s) % DAY_S, interval_s, day_s, k)
+    return _window((from_s + utc_offset_s) % DAY_S, interval_s, _day_interval_s(interval_s, day_interval_s), k)
 
 
 def frames_due(from_s: int, silent_s: int, interval_s: int, utc_offset_s: int,
                day_interval_s: int | None = None) -> int:
     """Status frames surely due within `silent_s` after from_s (the walk of silence_window_s): evidence."""
-    day_s = max(interval_s, day_interval_s if day_interval_s else interval_s * DAY_STATUS_FACTOR)
+    day_s = _day_interval_s(interval_s, day_interval_s)
     start = t = (from_s + utc_offset_s) % DAY_S
     n = 0
     while (t := _next_due(t, interval_s, day_s)) - start <= silent_s:

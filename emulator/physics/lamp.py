@@ -102,6 +102,11 @@ class LampPhysics:
         return not self._power_cut and self.battery.output_on and t >= self._unpowered_until
 
     @property
+    def v_term(self) -> float:
+        """The battery's terminal voltage at the end of the last advance (V)."""
+        return self._v_term
+
+    @property
     def soc_pct(self) -> float:
         return self.battery.soc_pct
 

@@ -81,11 +81,6 @@ class Battery:
         self.acc[k] += abs(e)
         self.today_mwh[k] += self.acc[k] // H_MS
         self.acc[k] %= H_MS
-        soc = self.soc_pct()
-        if soc >= 50:
-            self.recharged = True
-        if soc >= 99:
-            self.full_today = True  # the charger's cut-off may keep the tail current from showing (anchor)
         self._anchor_at_rest(p, vbat_mv, ibat_ma, now_ms)
         full_mv = p.full_mv + p.temp_comp_mv_per_c * (temp_c - 25)
         tail_ma = cfg.battery_mah * p.full_tail_ma_per_ah // 1000
@@ -94,10 +89,14 @@ class Battery:
                 self.full_ms = now_ms
             elif now_ms - self.full_ms >= 300000:
                 self.anchor_at(100)
-                self.full_today = True
                 self.full_ms = now_ms + H_MS  # once an hour at most while it floats
         else:
             self.full_ms = None
+        soc = self.soc_pct()
+        if soc >= 50:
+            self.recharged = True
+        if soc >= 99:  # the full anchor, or the count (a charger's cut-off may hide the tail current)
+            self.full_today = True
 
     def _anchor_at_rest(self, p, vbat_mv, ibat_ma, now_ms):
         rest_ma = self.nominal_uah // 200000

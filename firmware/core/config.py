@@ -34,7 +34,6 @@ DEFAULTS = {
     "bat_r_mohm": 20,  # battery + wiring resistance for the current-compensated LVD (learned)
     "autonomy_days": 3,
     "surplus_max_pct": 100,  # the planner may brighten up to this with energy to spare (0: never)
-    "reserve_level_pct": 20,  # unused since the planner learns its reserve (core/planner.py); old settings validate
     "plan_floor_pct": 10,  # SoC points the plan keeps above the LVD's
     "lvd_guard_mv": 150,  # this close to the LVD, hold led_min_pct until dawn
     # Diagnosis.
@@ -71,7 +70,6 @@ KIT_DEFAULTS = {
     "bat_r_mohm": 40,
     "led_max_ma": 450,
     "pv_max_mv": 12000,
-    "reserve_level_pct": 15,
 }
 
 SIGNED = ("lat_mdeg", "lon_mdeg")

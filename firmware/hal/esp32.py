@@ -26,6 +26,7 @@ import esp32
 import machine
 from micropython import const
 
+from firmware.core.wake import outside
 from firmware.hal.board import validate
 
 _RESET_CAUSES = {
@@ -236,21 +237,21 @@ class Esp32Hal:
                 charge += ibat.read() * n
                 slept += n
                 self._ibat_avg = charge // slept
-            if self._woken() or (wake and self._outside(wake)):
+            if self._woken() or (wake and outside(wake, self._peek(wake))):
                 return
 
-    def _outside(self, bands: dict) -> bool:
-        for name, (lo, hi) in bands.items():
-            channel = self._analog.get(name) or self._digital.get(name)
+    def _peek(self, bands: dict) -> dict:
+        """The banded inputs read now; counters (PIR, button) are left out: their interrupt wakes the chip
+        (_woken), and reading one would consume its count."""
+        out = {}
+        for name in bands:
             if name == "lux" and self._light is not None:
-                value = self._light.read()
-            elif channel is None or name in ("pir", "button"):
-                continue  # counters wake the chip by their interrupt (_woken)
-            else:
-                value = channel.read()
-            if not lo <= value <= hi:
-                return True
-        return False
+                out[name] = self._light.read()
+            elif name in self._analog:
+                out[name] = self._analog[name].read()
+            elif name in self._digital and not self._digital[name].counting:
+                out[name] = self._digital[name].read()
+        return out
 
     def _woken(self) -> bool:
         for channel in self._digital.values():

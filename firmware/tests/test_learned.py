@@ -1,4 +1,5 @@
 """Learned state to state.json and back (shared: CPython and MicroPython)."""
+import gc
 import json
 
 from firmware.tests import support as s
@@ -13,6 +14,8 @@ def test_round_trip_through_json():
     s.run(state, world, 24 * 3 + 2)
     state.bat.soh_pct, state.bat.deep_discharges = 91, 4
     data = json.loads(json.dumps(learned.export(state)))
+    del world
+    gc.collect()  # the world's garbage out of the way of a second controller (a 96 KB heap)
     again = LampState(state.cfg)
     learned.restore(again, data)
     assert learned.export(again) == dict(data, time_ms=None)

@@ -128,6 +128,8 @@ class SerialDut:
         raises tools.errors.DeviceError."""
         self._pending.clear()
         try:
+            if not self.repl.in_raw_repl:
+                self.repl.enter_raw_repl(soft_reset=True)  # a clean heap, as tools/device.py's session gives
             out = self.repl.exec(code, timeout)
         finally:
             if self.repl.in_raw_repl:
